@@ -1,0 +1,107 @@
+//! Core of app-metrics: event payload traits, Avro encoding, metadata and record schemas.
+//!
+//! Most users depend on the `app-metrics` facade instead; this crate re-exports the
+//! derives the way `serde` does:
+//!
+//! ```
+//! use metrics_core::{EventEnum, EventPayload};
+//!
+//! #[derive(EventEnum, Clone, Copy, Debug, PartialEq)]
+//! enum QueryType {
+//!     #[event(rename = "async")]
+//!     Async,
+//!     #[event(rename = "sync")]
+//!     Sync,
+//! }
+//!
+//! /// Information about a user-submitted query.
+//! #[derive(EventPayload, Clone, Debug, PartialEq)]
+//! struct QueryEvent {
+//!     /// The kind of query
+//!     r#type: QueryType,
+//!     /// How long the query took to run
+//!     duration: std::time::Duration,
+//!     username: Option<String>,
+//!     rows: i64,
+//! }
+//!
+//! assert!(QueryEvent::AVRO_FIELDS.contains(r#""symbols":["async","sync"]"#));
+//! ```
+
+// Lets the derives' generated `::metrics_core::...` paths resolve inside this crate too.
+extern crate self as metrics_core;
+
+pub mod avro;
+pub mod metadata;
+pub mod payload;
+pub mod schema;
+
+pub use metadata::{EventMetadata, RESERVED_FIELD_NAMES};
+pub use metrics_derive::{EventEnum, EventPayload};
+pub use payload::{EventField, EventPayload, EventScalar, FieldValue};
+pub use schema::{InvalidNameError, NameKind, record_schema, validate_name};
+
+/// Support for the derives' generated code; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::avro;
+    pub use crate::payload::{EventField, EventPayload, EventScalar, FieldValue};
+    pub use const_format::concatcp;
+    pub use std::option::Option;
+    pub use std::vec::Vec;
+
+    use std::marker::PhantomData;
+
+    /// The derive's view of a field type `T`.
+    ///
+    /// When `T: EventField`, these inherent items win name resolution. When it is not, the
+    /// `UncheckedField` fallback answers instead, so the only error the user sees is the
+    /// derive's per-field assertion, which names the field (no cascade).
+    pub struct Checked<T: ?Sized>(PhantomData<T>);
+
+    impl<T: EventField> Checked<T> {
+        /// Opens the field's `type`: `["null",` for an `Option`.
+        pub const TYPE_OPEN: &'static str = if T::NULLABLE { "[\"null\"," } else { "" };
+        /// The scalar's full schema.
+        pub const SCHEMA: &'static str = <T::Scalar as EventScalar>::AVRO_SCHEMA;
+        /// The scalar's schema once already defined in the record.
+        pub const REFERENCE: &'static str = <T::Scalar as EventScalar>::AVRO_REFERENCE;
+        /// Closes the field's `type` and adds `"default":null` for an `Option`.
+        pub const TYPE_CLOSE: &'static str = if T::NULLABLE {
+            "],\"default\":null"
+        } else {
+            ""
+        };
+
+        /// Encodes the field.
+        #[inline(always)]
+        pub fn encode(value: &T, buf: &mut Vec<u8>) {
+            value.encode_avro(buf);
+        }
+
+        /// The field's value.
+        pub fn value(value: &T) -> FieldValue {
+            value.field_value()
+        }
+    }
+
+    /// Fallback for a type that is not an `EventField` (compilation fails elsewhere).
+    pub trait UncheckedField {
+        /// Unused stand-in.
+        const TYPE_OPEN: &'static str = "";
+        /// Unused stand-in.
+        const SCHEMA: &'static str = "";
+        /// Unused stand-in.
+        const REFERENCE: &'static str = "";
+        /// Unused stand-in.
+        const TYPE_CLOSE: &'static str = "";
+        /// Unused stand-in.
+        fn encode<V: ?Sized>(_: &V, _: &mut Vec<u8>) {}
+        /// Unused stand-in.
+        fn value<V: ?Sized>(_: &V) -> FieldValue {
+            FieldValue::Null
+        }
+    }
+
+    impl<T: ?Sized> UncheckedField for Checked<T> {}
+}

@@ -1,0 +1,234 @@
+//! Generates the trait impls; all decisions were made in `ast` and `valid`.
+
+use proc_macro_crate::{FoundCrate, crate_name};
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{DeriveInput, Ident, Path};
+
+use crate::ast::{EventEnum, Payload};
+use crate::ctxt::Ctxt;
+use crate::valid;
+
+/// Where the runtime support lives: `#[event(crate = ...)]`, else `app_metrics` if the user
+/// depends on the facade, else `metrics_core`.
+fn runtime_crate(explicit: Option<&Path>) -> TokenStream {
+    if let Some(path) = explicit {
+        return quote!(#path);
+    }
+    let found = |package: &str, itself: &str| match crate_name(package) {
+        Ok(FoundCrate::Itself) => Some(Ident::new(itself, Span::call_site())),
+        Ok(FoundCrate::Name(name)) => Some(Ident::new(&name, Span::call_site())),
+        Err(_) => None,
+    };
+    let krate = found("app-metrics", "app_metrics")
+        .or_else(|| found("metrics-core", "metrics_core"))
+        .unwrap_or_else(|| Ident::new("app_metrics", Span::call_site()));
+    quote!(::#krate)
+}
+
+/// Escapes `text` for the inside of a JSON string.
+fn json_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '"' => escaped.push_str("\\\""),
+            '\\' => escaped.push_str("\\\\"),
+            '\n' => escaped.push_str("\\n"),
+            '\r' => escaped.push_str("\\r"),
+            '\t' => escaped.push_str("\\t"),
+            c if u32::from(c) < 0x20 => escaped.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+fn doc_json(doc: Option<&String>) -> String {
+    doc.map(|doc| format!(",\"doc\":\"{}\"", json_escape(doc)))
+        .unwrap_or_default()
+}
+
+pub fn derive_payload(input: &DeriveInput) -> TokenStream {
+    let mut cx = Ctxt::default();
+    let payload = Payload::from_input(&mut cx, input);
+    let scalars = payload.as_ref().map(|p| valid::check_payload(&mut cx, p));
+    match (payload, scalars, cx.into_compile_errors()) {
+        (Some(payload), Some(scalars), None) => payload_impl(&payload, &scalars),
+        (payload, _, errors) => {
+            let krate = runtime_crate(payload.as_ref().and_then(|p| p.krate.as_ref()));
+            let dummy = payload_dummy(&input.ident, &krate);
+            quote!(#errors #dummy)
+        }
+    }
+}
+
+/// A stand-in impl emitted beside the errors, so code that uses the payload does not add
+/// errors of its own.
+fn payload_dummy(ident: &Ident, krate: &TokenStream) -> TokenStream {
+    quote! {
+        #[automatically_derived]
+        impl #krate::__private::EventPayload for #ident {
+            const AVRO_FIELDS: &'static str = "[]";
+            const AVRO_DOC: #krate::__private::Option<&'static str> = #krate::__private::Option::None;
+            const FIELD_NAMES: &'static [&'static str] = &[];
+            fn encode_avro(&self, _: &mut #krate::__private::Vec<u8>) {}
+            fn field_values(&self) -> #krate::__private::Vec<(&'static str, #krate::__private::FieldValue)> {
+                #krate::__private::Vec::new()
+            }
+        }
+    }
+}
+
+fn payload_impl(payload: &Payload<'_>, scalars: &[Option<&syn::Type>]) -> TokenStream {
+    let krate = runtime_crate(payload.krate.as_ref());
+    let ident = payload.ident;
+    let mut pieces = Vec::new();
+    let mut asserts = Vec::new();
+    let mut seen_scalars: Vec<String> = Vec::new();
+    for (index, (field, scalar)) in payload.fields.iter().zip(scalars).enumerate() {
+        let ty = field.ty;
+        let checked = quote_spanned!(ty.span()=> __m::Checked::<#ty>);
+        let open = format!(
+            "{}{{\"name\":\"{}\",\"type\":",
+            if index == 0 { "" } else { "," },
+            field.name
+        );
+        // A named type (an enum) is defined at its first use and referenced by name after.
+        let key = scalar.map(|s| quote!(#s).to_string()).unwrap_or_default();
+        let schema = if seen_scalars.contains(&key) {
+            quote!(#checked::REFERENCE)
+        } else {
+            seen_scalars.push(key);
+            quote!(#checked::SCHEMA)
+        };
+        let close = format!("{}}}", doc_json(field.doc.as_ref()));
+        pieces.push(quote!(#open, #checked::TYPE_OPEN, #schema, #checked::TYPE_CLOSE, #close));
+
+        let assert_trait = format_ident!("__AssertEventField{}", index);
+        let message = format!(
+            "field `{}` of `{}` has type `{{Self}}`, which cannot be an event field: InfluxDB stores only scalars",
+            field.ident, ident
+        );
+        asserts.push(quote_spanned! {ty.span()=>
+            #[diagnostic::on_unimplemented(
+                message = #message,
+                label = "not a scalar event field type",
+                note = "allowed: bool, i8, i16, i32, i64, u8, u16, u32, f32, f64, String, &'static str, Box<str>, Arc<str>, Cow<'static, str>, std::time::Duration, chrono::TimeDelta, chrono::DateTime<Utc>, chrono::NaiveDate, chrono::NaiveTime, uuid::Uuid, a #[derive(EventEnum)] enum, or an Option of one of these",
+                note = "a nested struct cannot be stored: flatten its fields into the event"
+            )]
+            trait #assert_trait {}
+            impl<T: __m::EventField + ?Sized> #assert_trait for T {}
+            #[allow(dead_code)]
+            fn assert<T: #assert_trait + ?Sized>() {}
+            assert::<#ty>();
+        });
+    }
+    let members: Vec<_> = payload.fields.iter().map(|f| f.ident).collect();
+    let types: Vec<_> = payload.fields.iter().map(|f| f.ty).collect();
+    let names: Vec<_> = payload.fields.iter().map(|f| &f.name).collect();
+    let doc = match &payload.doc {
+        Some(doc) => {
+            let doc = json_escape(doc);
+            quote!(__m::Option::Some(#doc))
+        }
+        None => quote!(__m::Option::None),
+    };
+    let buf = if members.is_empty() {
+        quote!(_buf)
+    } else {
+        quote!(buf)
+    };
+    quote! {
+        const _: () = {
+            use #krate::__private as __m;
+            #[allow(unused_imports)]
+            use __m::UncheckedField as _;
+
+            #[allow(dead_code, non_camel_case_types)]
+            fn __assert_event_fields() {
+                #({ #asserts })*
+            }
+
+            #[automatically_derived]
+            impl __m::EventPayload for #ident {
+                const AVRO_FIELDS: &'static str = __m::concatcp!("[", #(#pieces,)* "]");
+                const AVRO_DOC: __m::Option<&'static str> = #doc;
+                const FIELD_NAMES: &'static [&'static str] = &[#(#names),*];
+
+                #[inline]
+                fn encode_avro(&self, #buf: &mut __m::Vec<u8>) {
+                    #( __m::Checked::<#types>::encode(&self.#members, #buf); )*
+                }
+
+                fn field_values(&self) -> __m::Vec<(&'static str, __m::FieldValue)> {
+                    __m::Vec::from([#( (#names, __m::Checked::<#types>::value(&self.#members)) ),*])
+                }
+            }
+        };
+    }
+}
+
+pub fn derive_enum(input: &DeriveInput) -> TokenStream {
+    let mut cx = Ctxt::default();
+    let event_enum = EventEnum::from_input(&mut cx, input);
+    if let Some(event_enum) = &event_enum {
+        valid::check_enum(&mut cx, event_enum);
+    }
+    match (event_enum, cx.into_compile_errors()) {
+        (Some(event_enum), None) => enum_impl(&event_enum),
+        (event_enum, errors) => {
+            let krate = runtime_crate(event_enum.as_ref().and_then(|e| e.krate.as_ref()));
+            let ident = &input.ident;
+            quote! {
+                #errors
+                #[automatically_derived]
+                impl #krate::__private::EventScalar for #ident {
+                    const AVRO_SCHEMA: &'static str = "\"null\"";
+                    fn encode_avro(&self, _: &mut #krate::__private::Vec<u8>) {}
+                    fn field_value(&self) -> #krate::__private::FieldValue {
+                        #krate::__private::FieldValue::Null
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn enum_impl(event_enum: &EventEnum<'_>) -> TokenStream {
+    let krate = runtime_crate(event_enum.krate.as_ref());
+    let ident = event_enum.ident;
+    let symbols: Vec<_> = event_enum.variants.iter().map(|v| &v.symbol).collect();
+    let schema = format!(
+        "{{\"type\":\"enum\",\"name\":\"{ident}\"{},\"symbols\":[{}]}}",
+        doc_json(event_enum.doc.as_ref()),
+        symbols
+            .iter()
+            .map(|s| format!("\"{s}\""))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let reference = format!("\"{ident}\"");
+    let variants: Vec<_> = event_enum.variants.iter().map(|v| v.ident).collect();
+    let indexes = 0..variants.len() as i32;
+    quote! {
+        const _: () = {
+            use #krate::__private as __m;
+
+            #[automatically_derived]
+            impl __m::EventScalar for #ident {
+                const AVRO_SCHEMA: &'static str = #schema;
+                const AVRO_REFERENCE: &'static str = #reference;
+
+                #[inline]
+                fn encode_avro(&self, buf: &mut __m::Vec<u8>) {
+                    __m::avro::write_int(buf, match self { #( Self::#variants => #indexes, )* });
+                }
+
+                fn field_value(&self) -> __m::FieldValue {
+                    __m::FieldValue::Enum(match self { #( Self::#variants => #symbols, )* })
+                }
+            }
+        };
+    }
+}
