@@ -44,7 +44,7 @@ fn show<P: EventPayload>(name: &str, payload: &P) -> Result<(), app_metrics::Inv
     payload.encode_avro(&mut buf);
     println!("event {name}");
     println!("  schema:  {schema}");
-    println!("  id:      {}", metadata.id);
+    println!("  id:      {}", metadata.id());
     println!("  avro:    {} bytes: {}", buf.len(), hex(&buf));
     Ok(())
 }

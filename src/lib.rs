@@ -39,3 +39,8 @@ pub use metrics_core::*;
 #[cfg(feature = "kafka")]
 #[doc(inline)]
 pub use metrics_kafka as kafka;
+
+/// Compiles and runs the README's Rust code blocks as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -7,6 +7,11 @@
 #[inline]
 pub fn write_long(buf: &mut Vec<u8>, value: i64) {
     let mut zigzag = ((value << 1) ^ (value >> 63)) as u64;
+    if zigzag < 0x80 {
+        // Lengths, small counts, enum indexes, union branches: the common case.
+        buf.push(zigzag as u8);
+        return;
+    }
     while zigzag >= 0x80 {
         buf.push((zigzag as u8) | 0x80);
         zigzag >>= 7;

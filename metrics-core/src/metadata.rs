@@ -21,16 +21,14 @@ pub const METADATA_AVRO_FIELDS: &str = concat!(
 pub const RESERVED_FIELD_NAMES: [&str; 4] = ["id", "application", "timestamp", "timestamp_ns"];
 
 /// What the event manager adds to every payload.
+///
+/// Read-only: `timestamp` is always the same clock reading as `timestamp_ns`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventMetadata {
-    /// A random (v4) UUID, unique per event.
-    pub id: Uuid,
-    /// The application that published the event.
-    pub application: Arc<str>,
-    /// Publish time; encoded as milliseconds since the epoch.
-    pub timestamp: DateTime<Utc>,
-    /// The same clock reading in nanoseconds since the epoch (InfluxDB's time).
-    pub timestamp_ns: i64,
+    id: Uuid,
+    application: Arc<str>,
+    timestamp: DateTime<Utc>,
+    timestamp_ns: i64,
 }
 
 impl EventMetadata {
@@ -55,12 +53,37 @@ impl EventMetadata {
         }
     }
 
+    /// A random (v4) UUID, unique per event.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// The application that published the event.
+    pub fn application(&self) -> &str {
+        &self.application
+    }
+
+    /// Publish time (encoded as milliseconds since the epoch).
+    pub fn timestamp(&self) -> DateTime<Utc> {
+        self.timestamp
+    }
+
+    /// Publish time in nanoseconds since the epoch (InfluxDB's time).
+    pub fn timestamp_ns(&self) -> i64 {
+        self.timestamp_ns
+    }
+
+    /// Publish time in milliseconds since the epoch, floored like `timestamp-millis`.
+    pub fn timestamp_ms(&self) -> i64 {
+        self.timestamp_ns.div_euclid(1_000_000)
+    }
+
     /// Appends the Avro binary encoding of the metadata fields to `buf`.
     #[inline]
     pub fn encode_avro(&self, buf: &mut Vec<u8>) {
         write_uuid(buf, &self.id);
         avro::write_str(buf, &self.application);
-        avro::write_long(buf, self.timestamp.timestamp_millis());
+        avro::write_long(buf, self.timestamp_ms());
         avro::write_long(buf, self.timestamp_ns);
     }
 }
@@ -83,5 +106,6 @@ mod tests {
     fn timestamps_before_1970_encode_as_negative_millis() {
         let meta = EventMetadata::at(Uuid::nil(), "a".into(), -1_500_000_000);
         assert_eq!(meta.timestamp.timestamp_millis(), -1500);
+        assert_eq!(meta.timestamp_ms(), -1500);
     }
 }

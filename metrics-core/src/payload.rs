@@ -301,11 +301,15 @@ impl EventScalar for NaiveTime {
     }
 }
 
-/// Writes a UUID as its 36-character lowercase hyphenated form, without allocating.
+/// Writes a UUID as an Avro string: its 36-character lowercase hyphenated form, without
+/// allocating.
 #[inline]
 pub fn write_uuid(buf: &mut Vec<u8>, uuid: &Uuid) {
     let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    avro::write_str(buf, uuid.hyphenated().encode_lower(&mut text));
+    uuid.hyphenated().encode_lower(&mut text);
+    // The Avro length prefix of a 36-byte string is the single byte 72 (zig-zag of 36).
+    buf.push(72);
+    buf.extend_from_slice(&text);
 }
 
 impl EventScalar for Uuid {
@@ -327,6 +331,14 @@ mod tests {
         let mut buf = Vec::new();
         value.encode_avro(&mut buf);
         buf
+    }
+
+    #[test]
+    fn uuids_encode_as_their_hyphenated_lowercase_text() {
+        let uuid = Uuid::from_u128(0x0123_4567_89ab_cdef_fedc_ba98_7654_3210);
+        let mut expected = Vec::new();
+        avro::write_str(&mut expected, &uuid.hyphenated().to_string());
+        assert_eq!(encoded(uuid), expected);
     }
 
     #[test]

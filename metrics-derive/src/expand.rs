@@ -53,12 +53,35 @@ pub fn derive_payload(input: &DeriveInput) -> TokenStream {
     let mut cx = Ctxt::default();
     let payload = Payload::from_input(&mut cx, input);
     let scalars = payload.as_ref().map(|p| valid::check_payload(&mut cx, p));
-    match (payload, scalars, cx.into_compile_errors()) {
-        (Some(payload), Some(scalars), None) => payload_impl(&payload, &scalars),
-        (payload, _, errors) => {
-            let krate = runtime_crate(payload.as_ref().and_then(|p| p.krate.as_ref()));
+    let krate = runtime_crate(payload.as_ref().and_then(|p| p.krate.as_ref()));
+    let errors = cx.into_compile_errors();
+    match (payload, scalars) {
+        (Some(payload), Some(scalars)) if errors.is_none() => {
+            payload_impl(&payload, &scalars, &krate)
+        }
+        (payload, scalars) => {
+            // Still check the fields the macro could not judge, so every bad field of the
+            // struct is reported in this one compile. A generic struct gets neither these
+            // checks nor a stand-in impl: both would only add errors about its parameters.
+            if !input.generics.params.is_empty() {
+                return quote!(#errors);
+            }
+            let asserts = match (&payload, &scalars) {
+                (Some(payload), Some(scalars)) => field_assertions(payload, scalars),
+                _ => Vec::new(),
+            };
             let dummy = payload_dummy(&input.ident, &krate);
-            quote!(#errors #dummy)
+            quote! {
+                #errors
+                #dummy
+                const _: () = {
+                    use #krate::__private as __m;
+                    #[allow(dead_code, non_camel_case_types)]
+                    fn __assert_event_fields() {
+                        #({ #asserts })*
+                    }
+                };
+            }
         }
     }
 }
@@ -80,11 +103,45 @@ fn payload_dummy(ident: &Ident, krate: &TokenStream) -> TokenStream {
     }
 }
 
-fn payload_impl(payload: &Payload<'_>, scalars: &[Option<&syn::Type>]) -> TokenStream {
-    let krate = runtime_crate(payload.krate.as_ref());
+/// For each field whose type passed the syntactic rules, an assertion that it is an
+/// `EventField`, whose diagnostic names the field and the rule. Expects `__m` in scope.
+fn field_assertions(payload: &Payload<'_>, scalars: &[Option<&syn::Type>]) -> Vec<TokenStream> {
+    payload
+        .fields
+        .iter()
+        .zip(scalars)
+        .enumerate()
+        .filter(|(_, (_, scalar))| scalar.is_some())
+        .map(|(index, (field, _))| {
+            let ty = field.ty;
+            let assert_trait = format_ident!("__AssertEventField{}", index);
+            let message = format!(
+                "field `{}` of `{}` has type `{{Self}}`, which cannot be an event field: InfluxDB stores only scalars",
+                field.ident, payload.ident
+            );
+            quote_spanned! {ty.span()=>
+                #[diagnostic::on_unimplemented(
+                    message = #message,
+                    label = "not a scalar event field type",
+                    note = "allowed: bool, i8, i16, i32, i64, u8, u16, u32, f32, f64, String, &'static str, Box<str>, Arc<str>, Cow<'static, str>, std::time::Duration, chrono::TimeDelta, chrono::DateTime<Utc>, chrono::NaiveDate, chrono::NaiveTime, uuid::Uuid, a #[derive(EventEnum)] enum, or an Option of one of these",
+                    note = "a nested struct cannot be stored: flatten its fields into the event"
+                )]
+                trait #assert_trait {}
+                impl<T: __m::EventField + ?Sized> #assert_trait for T {}
+                fn assert_event_field<T: #assert_trait + ?Sized>() {}
+                assert_event_field::<#ty>();
+            }
+        })
+        .collect()
+}
+
+fn payload_impl(
+    payload: &Payload<'_>,
+    scalars: &[Option<&syn::Type>],
+    krate: &TokenStream,
+) -> TokenStream {
     let ident = payload.ident;
     let mut pieces = Vec::new();
-    let mut asserts = Vec::new();
     let mut seen_scalars: Vec<String> = Vec::new();
     for (index, (field, scalar)) in payload.fields.iter().zip(scalars).enumerate() {
         let ty = field.ty;
@@ -104,26 +161,8 @@ fn payload_impl(payload: &Payload<'_>, scalars: &[Option<&syn::Type>]) -> TokenS
         };
         let close = format!("{}}}", doc_json(field.doc.as_ref()));
         pieces.push(quote!(#open, #checked::TYPE_OPEN, #schema, #checked::TYPE_CLOSE, #close));
-
-        let assert_trait = format_ident!("__AssertEventField{}", index);
-        let message = format!(
-            "field `{}` of `{}` has type `{{Self}}`, which cannot be an event field: InfluxDB stores only scalars",
-            field.ident, ident
-        );
-        asserts.push(quote_spanned! {ty.span()=>
-            #[diagnostic::on_unimplemented(
-                message = #message,
-                label = "not a scalar event field type",
-                note = "allowed: bool, i8, i16, i32, i64, u8, u16, u32, f32, f64, String, &'static str, Box<str>, Arc<str>, Cow<'static, str>, std::time::Duration, chrono::TimeDelta, chrono::DateTime<Utc>, chrono::NaiveDate, chrono::NaiveTime, uuid::Uuid, a #[derive(EventEnum)] enum, or an Option of one of these",
-                note = "a nested struct cannot be stored: flatten its fields into the event"
-            )]
-            trait #assert_trait {}
-            impl<T: __m::EventField + ?Sized> #assert_trait for T {}
-            #[allow(dead_code)]
-            fn assert<T: #assert_trait + ?Sized>() {}
-            assert::<#ty>();
-        });
     }
+    let asserts = field_assertions(payload, scalars);
     let members: Vec<_> = payload.fields.iter().map(|f| f.ident).collect();
     let types: Vec<_> = payload.fields.iter().map(|f| f.ty).collect();
     let names: Vec<_> = payload.fields.iter().map(|f| &f.name).collect();
@@ -177,6 +216,7 @@ pub fn derive_enum(input: &DeriveInput) -> TokenStream {
     }
     match (event_enum, cx.into_compile_errors()) {
         (Some(event_enum), None) => enum_impl(&event_enum),
+        (_, errors) if !input.generics.params.is_empty() => quote!(#errors),
         (event_enum, errors) => {
             let krate = runtime_crate(event_enum.as_ref().and_then(|e| e.krate.as_ref()));
             let ident = &input.ident;

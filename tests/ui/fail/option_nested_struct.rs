@@ -1,0 +1,11 @@
+use app_metrics::EventPayload;
+struct Location {
+    lat: f64,
+}
+
+#[derive(EventPayload)]
+struct Event {
+    location: Option<Location>,
+}
+
+fn main() {}

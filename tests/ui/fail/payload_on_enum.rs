@@ -1,0 +1,7 @@
+use app_metrics::EventPayload;
+#[derive(EventPayload)]
+enum Event {
+    Started,
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+use app_metrics::EventPayload;
+#[derive(EventPayload)]
+struct Event {
+    application: String,
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+use app_metrics::EventPayload;
+#[derive(EventPayload)]
+struct Event {
+    tags: Vec<String>,
+}
+
+fn main() {}
