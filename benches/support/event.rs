@@ -15,7 +15,10 @@ use uuid::Uuid;
 #[event(rename_all = "lowercase")]
 #[serde(rename_all = "lowercase")]
 pub enum QueryType {
-    #[allow(dead_code, reason = "the benchmark encodes `Sync`; `Async` keeps the enum realistic")]
+    #[allow(
+        dead_code,
+        reason = "the benchmark encodes `Sync`; `Async` keeps the enum realistic"
+    )]
     Async,
     Sync,
 }

@@ -1,4 +1,5 @@
-//! Core of app-metrics: event payload traits, Avro encoding, metadata and record schemas.
+//! Core of app-metrics: payload traits, Avro encoding, metadata, the event manager with its
+//! Noop and Mock backends, and configuration.
 //!
 //! Most users depend on the `app-metrics` facade instead; this crate re-exports the
 //! derives the way `serde` does:
@@ -32,12 +33,24 @@
 extern crate self as metrics_core;
 
 pub mod avro;
+pub mod backend;
+pub mod config;
+pub mod error;
+pub mod log_limit;
+pub mod manager;
 pub mod metadata;
+pub mod mock;
+pub mod noop;
 pub mod payload;
 pub mod schema;
 
+pub use backend::{DeliveryReport, EventBackend, EventDescriptor, EventSink, OutgoingEvent};
+pub use config::{BackendKind, ConfigError, MetricsConfig, MetricsConfigBuilder};
+pub use error::EventError;
+pub use manager::{EventMaker, EventManager, EventPublisher};
 pub use metadata::{EventMetadata, RESERVED_FIELD_NAMES};
 pub use metrics_derive::{EventEnum, EventPayload};
+pub use mock::{ANY, Expected, Matcher, MockEvents, NOT_NONE, PublishedEvent};
 pub use payload::{EventField, EventPayload, EventScalar, FieldValue};
 pub use schema::{InvalidNameError, NameKind, record_schema, validate_name};
 

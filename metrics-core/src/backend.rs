@@ -1,0 +1,103 @@
+//! The seam between the event manager and where events go: Kafka, nowhere (Noop), or a
+//! recorder for tests (Mock).
+
+use std::any::Any;
+use std::fmt::Debug;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::EventError;
+use crate::metadata::EventMetadata;
+use crate::payload::{EventPayload, FieldValue};
+
+/// A boxed, sendable future (the backend trait is used as a trait object).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a backend needs to know about one event type, computed once when its publisher is
+/// created.
+#[derive(Debug, Clone)]
+pub struct EventDescriptor {
+    /// The event name (the Avro record name).
+    pub name: String,
+    /// The topic the event goes to (also the record namespace).
+    pub topic: Arc<str>,
+    /// The Schema Registry subject: `{topic}.{name}{suffix}`.
+    pub subject: String,
+    /// The full Avro record schema: metadata, then payload fields.
+    pub schema: String,
+}
+
+/// One event on its way out: metadata plus a payload, type-erased so backends are not
+/// generic.
+pub trait OutgoingEvent {
+    /// The event's metadata.
+    fn metadata(&self) -> &EventMetadata;
+    /// Appends the Avro binary encoding of the whole record (metadata, then payload).
+    fn encode_avro(&self, buf: &mut Vec<u8>);
+    /// The payload's fields, for recording backends.
+    fn field_values(&self) -> Vec<(&'static str, FieldValue)>;
+}
+
+/// An [`OutgoingEvent`] borrowing a typed payload.
+pub(crate) struct Outgoing<'a, P> {
+    pub(crate) metadata: &'a EventMetadata,
+    pub(crate) payload: &'a P,
+}
+
+impl<P: EventPayload> OutgoingEvent for Outgoing<'_, P> {
+    fn metadata(&self) -> &EventMetadata {
+        self.metadata
+    }
+
+    #[inline]
+    fn encode_avro(&self, buf: &mut Vec<u8>) {
+        self.metadata.encode_avro(buf);
+        self.payload.encode_avro(buf);
+    }
+
+    fn field_values(&self) -> Vec<(&'static str, FieldValue)> {
+        self.payload.field_values()
+    }
+}
+
+/// How many events a flush or close left undelivered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    /// Events still queued when the flush or close returned.
+    pub undelivered: u64,
+}
+
+/// Where the events of one publisher go.
+pub trait EventSink: Send + Sync + Debug {
+    /// Queues the event and returns at once (fire-and-forget).
+    fn send(&self, event: &dyn OutgoingEvent) -> Result<(), EventError>;
+
+    /// Queues the event; the future resolves when the broker acknowledged it.
+    fn send_confirmed(
+        &self,
+        event: &dyn OutgoingEvent,
+    ) -> BoxFuture<'static, Result<(), EventError>>;
+
+    /// For backends that expose more (the mock's recorded events).
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// A destination for events: implemented by the Kafka, Noop and Mock backends.
+pub trait EventBackend: Send + Sync + Debug + 'static {
+    /// Connects and checks whatever the backend needs before publishers are created.
+    fn initialize(&self) -> BoxFuture<'_, Result<(), EventError>>;
+
+    /// Prepares the sink of one event type (for Kafka: topic check and schema registration).
+    fn create_sink(
+        &self,
+        event: &EventDescriptor,
+    ) -> BoxFuture<'_, Result<Arc<dyn EventSink>, EventError>>;
+
+    /// Waits until queued events are delivered, or `timeout` passes.
+    fn flush(&self, timeout: Duration) -> BoxFuture<'_, Result<DeliveryReport, EventError>>;
+
+    /// Flushes, then releases the clients this backend owns.
+    fn close(&self, timeout: Duration) -> BoxFuture<'_, Result<DeliveryReport, EventError>>;
+}

@@ -1,0 +1,409 @@
+//! The event manager and its typed publishers (Safir's `EventManager`/`EventPublisher`).
+
+use std::collections::HashSet;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use crate::backend::{DeliveryReport, EventBackend, EventDescriptor, EventSink, Outgoing};
+use crate::config::MetricsConfig;
+use crate::error::EventError;
+use crate::log_limit::LogLimiter;
+use crate::metadata::EventMetadata;
+use crate::mock::{MockBackend, MockEvents, MockSink};
+use crate::noop::NoopBackend;
+use crate::payload::EventPayload;
+use crate::schema::record_schema;
+
+/// Publishes an application's metrics events: one per application, created at start-up.
+///
+/// [`initialize`](Self::initialize) it, then create one typed [`EventPublisher`] per event
+/// type with [`create_publisher`](Self::create_publisher); at shutdown,
+/// [`close`](Self::close) delivers what is still queued.
+///
+/// ```
+/// use metrics_core::{EventManager, EventPayload, MetricsConfig};
+///
+/// #[derive(EventPayload, Clone, Debug, PartialEq)]
+/// struct LoginEvent {
+///     username: String,
+///     success: bool,
+/// }
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let config = MetricsConfig::builder("myapp").enabled(false).mock(true).build()?;
+/// let manager = EventManager::mock(&config);
+/// manager.initialize().await?;
+/// let logins = manager.create_publisher::<LoginEvent>("login").await?;
+///
+/// let metadata = logins.publish(LoginEvent { username: "ada".into(), success: true })?;
+/// assert_eq!(metadata.application(), "myapp");
+///
+/// let published = logins.published().expect("the mock backend records events");
+/// published.assert_published_all(&[metrics_core::Expected::new()
+///     .field("username", "ada")
+///     .field("success", true)]);
+/// manager.close(std::time::Duration::from_secs(5)).await?;
+/// # Ok::<(), metrics_core::EventError>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct EventManager {
+    inner: Arc<ManagerInner>,
+}
+
+struct ManagerInner {
+    application: Arc<str>,
+    topic: Arc<str>,
+    suffix: String,
+    raise_on_error: bool,
+    backend: Arc<dyn EventBackend>,
+    closed: AtomicBool,
+    state: Mutex<ManagerState>,
+    publish_errors: LogLimiter,
+}
+
+#[derive(Default)]
+struct ManagerState {
+    initialized: bool,
+    names: HashSet<String>,
+}
+
+impl fmt::Debug for EventManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventManager")
+            .field("application", &self.inner.application)
+            .field("topic", &self.inner.topic)
+            .field("backend", &self.inner.backend)
+            .field("raise_on_error", &self.inner.raise_on_error)
+            .field("closed", &self.inner.closed.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl EventManager {
+    /// A manager publishing through `backend`, configured by `config` (application, topic
+    /// prefix, subject suffix, strict or resilient mode, log backoff).
+    pub fn with_backend(config: &MetricsConfig, backend: Arc<dyn EventBackend>) -> Self {
+        Self {
+            inner: Arc::new(ManagerInner {
+                application: config.application().into(),
+                topic: config.topic().into(),
+                suffix: config.schema_manager().suffix().to_owned(),
+                raise_on_error: config.raise_on_error(),
+                backend,
+                closed: AtomicBool::new(false),
+                state: Mutex::new(ManagerState::default()),
+                publish_errors: LogLimiter::new(config.backoff_interval()),
+            }),
+        }
+    }
+
+    /// A manager that builds and validates events but sends nothing (`METRICS_ENABLED=false`).
+    pub fn noop(config: &MetricsConfig) -> Self {
+        Self::with_backend(config, Arc::new(NoopBackend))
+    }
+
+    /// A manager that records every event for test assertions (`METRICS_MOCK=true`); see
+    /// [`EventPublisher::published`].
+    pub fn mock(config: &MetricsConfig) -> Self {
+        Self::with_backend(config, Arc::new(MockBackend))
+    }
+
+    /// The application name (`METRICS_APPLICATION`).
+    pub fn application(&self) -> &str {
+        &self.inner.application
+    }
+
+    /// The topic every event of this application goes to: `{topic_prefix}.{application}`.
+    pub fn topic(&self) -> &str {
+        &self.inner.topic
+    }
+
+    /// The backend events go through.
+    pub fn backend(&self) -> &Arc<dyn EventBackend> {
+        &self.inner.backend
+    }
+
+    fn state(&self) -> MutexGuard<'_, ManagerState> {
+        // The state is a flag and a set of names: still consistent after a panic elsewhere.
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn check_open(&self, name: &str) -> Result<(), EventError> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(EventError::Closed {
+                name: name.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Prepares the backend (for Kafka: connects and checks the topic). Call once at
+    /// start-up, before creating publishers; calling it again does nothing.
+    ///
+    /// In resilient mode an infrastructure failure is logged and the manager still starts.
+    pub async fn initialize(&self) -> Result<(), EventError> {
+        self.check_open("")?;
+        if self.state().initialized {
+            return Ok(());
+        }
+        if let Err(error) = self.inner.backend.initialize().await {
+            if self.inner.raise_on_error || error.is_usage_error() {
+                return Err(error);
+            }
+            tracing::warn!(%error, topic = %self.inner.topic, "metrics backend did not initialize; continuing without failing the application");
+        }
+        self.state().initialized = true;
+        Ok(())
+    }
+
+    /// Creates the typed publisher of event `name` with payload `P`: validates the name,
+    /// registers the schema (Kafka backend) and returns a publisher that only accepts `P`.
+    ///
+    /// Errors: [`EventError::Uninitialized`] before [`initialize`](Self::initialize),
+    /// [`EventError::DuplicateEvent`] for a name already used, [`EventError::InvalidName`],
+    /// and the backend's errors (topic, registry).
+    pub async fn create_publisher<P: EventPayload>(
+        &self,
+        name: &str,
+    ) -> Result<EventPublisher<P>, EventError> {
+        self.check_open(name)?;
+        let schema = record_schema::<P>(name, &self.inner.topic)?;
+        {
+            let mut state = self.state();
+            if !state.initialized {
+                return Err(EventError::Uninitialized);
+            }
+            if !state.names.insert(name.to_owned()) {
+                return Err(EventError::DuplicateEvent {
+                    name: name.to_owned(),
+                });
+            }
+        }
+        let descriptor = EventDescriptor {
+            name: name.to_owned(),
+            topic: Arc::clone(&self.inner.topic),
+            subject: format!("{}.{}{}", self.inner.topic, name, self.inner.suffix),
+            schema,
+        };
+        match self.inner.backend.create_sink(&descriptor).await {
+            Ok(sink) => Ok(EventPublisher {
+                inner: Arc::new(PublisherInner {
+                    descriptor,
+                    sink,
+                    manager: Arc::clone(&self.inner),
+                }),
+                payload: PhantomData,
+            }),
+            Err(error) => {
+                // Free the name so a later attempt can succeed.
+                self.state().names.remove(name);
+                Err(error)
+            }
+        }
+    }
+
+    /// Builds the application's events container once (Safir's `EventMaker`).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use metrics_core::{EventError, EventMaker, EventManager, EventPayload, EventPublisher, MetricsConfig};
+    ///
+    /// #[derive(EventPayload)]
+    /// struct QueryEvent { rows: i64 }
+    ///
+    /// /// Every publisher of the application, built once at start-up.
+    /// struct Events {
+    ///     query: EventPublisher<QueryEvent>,
+    /// }
+    ///
+    /// impl EventMaker for Events {
+    ///     async fn make(manager: &EventManager) -> Result<Self, EventError> {
+    ///         Ok(Events { query: manager.create_publisher("query").await? })
+    ///     }
+    /// }
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let config = MetricsConfig::builder("myapp").enabled(false).build()?;
+    /// let manager = EventManager::noop(&config);
+    /// manager.initialize().await?;
+    /// let events: Arc<Events> = manager.make_events().await?; // share it, e.g. axum State
+    /// events.query.publish(QueryEvent { rows: 3 })?;
+    /// # Ok::<(), EventError>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn make_events<E: EventMaker>(&self) -> Result<Arc<E>, EventError> {
+        E::make(self).await.map(Arc::new)
+    }
+
+    /// Waits until every queued event is delivered or `timeout` passes.
+    ///
+    /// Returns how many events are still undelivered; in strict mode, any left is an
+    /// [`EventError::Undelivered`] error.
+    pub async fn flush(&self, timeout: Duration) -> Result<DeliveryReport, EventError> {
+        let result = self.inner.backend.flush(timeout).await;
+        self.delivery_outcome(result, timeout, "flush")
+    }
+
+    /// Delivers what is queued (waiting at most `timeout`) and closes the clients the
+    /// manager owns; afterwards publishing fails with [`EventError::Closed`]. Closing twice
+    /// does nothing the second time.
+    pub async fn close(&self, timeout: Duration) -> Result<DeliveryReport, EventError> {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return Ok(DeliveryReport::default());
+        }
+        let result = self.inner.backend.close(timeout).await;
+        self.delivery_outcome(result, timeout, "close")
+    }
+
+    fn delivery_outcome(
+        &self,
+        result: Result<DeliveryReport, EventError>,
+        timeout: Duration,
+        operation: &'static str,
+    ) -> Result<DeliveryReport, EventError> {
+        let strict = self.inner.raise_on_error;
+        match result {
+            Ok(report) if report.undelivered > 0 => {
+                if strict {
+                    return Err(EventError::Undelivered {
+                        undelivered: report.undelivered,
+                        timeout,
+                    });
+                }
+                tracing::warn!(undelivered = report.undelivered, topic = %self.inner.topic, operation, "metrics events were not delivered in time");
+                Ok(report)
+            }
+            Ok(report) => Ok(report),
+            Err(error) if strict || error.is_usage_error() => Err(error),
+            Err(error) => {
+                tracing::warn!(%error, topic = %self.inner.topic, operation, "metrics backend error");
+                Ok(DeliveryReport::default())
+            }
+        }
+    }
+}
+
+/// Builds every publisher of an application once, at start-up (Safir's `EventMaker`).
+///
+/// Implement it on a struct holding one [`EventPublisher`] per event, build it with
+/// [`EventManager::make_events`], and share the `Arc` (e.g. as axum state).
+pub trait EventMaker: Sized + Send + Sync + 'static {
+    /// Creates the publishers.
+    fn make(manager: &EventManager) -> impl Future<Output = Result<Self, EventError>> + Send;
+}
+
+/// Publishes events of one type `P`; cheap to clone, `Send + Sync`.
+pub struct EventPublisher<P> {
+    inner: Arc<PublisherInner>,
+    payload: PhantomData<fn(P)>,
+}
+
+struct PublisherInner {
+    descriptor: EventDescriptor,
+    sink: Arc<dyn EventSink>,
+    manager: Arc<ManagerInner>,
+}
+
+impl<P> Clone for EventPublisher<P> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            payload: PhantomData,
+        }
+    }
+}
+
+impl<P> fmt::Debug for EventPublisher<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventPublisher")
+            .field("name", &self.inner.descriptor.name)
+            .field("topic", &self.inner.descriptor.topic)
+            .field("subject", &self.inner.descriptor.subject)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: EventPayload> EventPublisher<P> {
+    /// The event name.
+    pub fn name(&self) -> &str {
+        &self.inner.descriptor.name
+    }
+
+    /// The topic the events go to.
+    pub fn topic(&self) -> &str {
+        &self.inner.descriptor.topic
+    }
+
+    /// The Schema Registry subject of the event's schema.
+    pub fn subject(&self) -> &str {
+        &self.inner.descriptor.subject
+    }
+
+    /// The full Avro record schema (metadata, then payload fields).
+    pub fn schema(&self) -> &str {
+        &self.inner.descriptor.schema
+    }
+
+    fn metadata(&self) -> Result<EventMetadata, EventError> {
+        let manager = &self.inner.manager;
+        if manager.closed.load(Ordering::Acquire) {
+            return Err(EventError::Closed {
+                name: self.inner.descriptor.name.clone(),
+            });
+        }
+        Ok(EventMetadata::now(Arc::clone(&manager.application)))
+    }
+
+    /// Adds metadata to `payload` and queues the event; returns at once with the metadata.
+    ///
+    /// Never blocks. In resilient mode (the default) a delivery problem is logged (at most
+    /// once per `METRICS_BACKOFF_INTERVAL`) and the metadata is still returned; in strict
+    /// mode it is returned as an error. Publishing after [`EventManager::close`] is always
+    /// an error.
+    pub fn publish(&self, payload: P) -> Result<EventMetadata, EventError> {
+        let metadata = self.metadata()?;
+        match self.inner.sink.send(&Outgoing {
+            metadata: &metadata,
+            payload: &payload,
+        }) {
+            Ok(()) => Ok(metadata),
+            Err(error) if self.inner.manager.raise_on_error || error.is_usage_error() => Err(error),
+            Err(error) => {
+                if let Some(suppressed) = self.inner.manager.publish_errors.should_log() {
+                    tracing::warn!(%error, event = %self.inner.descriptor.name, suppressed, "metrics event dropped");
+                }
+                Ok(metadata)
+            }
+        }
+    }
+
+    /// Publishes and waits until the broker acknowledged the event.
+    ///
+    /// The caller asked to know, so delivery errors are returned in every mode.
+    pub async fn publish_confirmed(&self, payload: P) -> Result<EventMetadata, EventError> {
+        let metadata = self.metadata()?;
+        let delivery = self.inner.sink.send_confirmed(&Outgoing {
+            metadata: &metadata,
+            payload: &payload,
+        });
+        delivery.await.map(|()| metadata)
+    }
+
+    /// The events recorded by the mock backend (`METRICS_MOCK=true`), with Safir-style
+    /// assertions; `None` with any other backend.
+    pub fn published(&self) -> Option<MockEvents> {
+        self.inner
+            .sink
+            .as_any()
+            .downcast_ref::<MockSink>()
+            .map(MockSink::events)
+    }
+}
