@@ -599,12 +599,14 @@ impl fmt::Display for SaslMechanism {
     }
 }
 
-/// A Schema Registry compatibility level (`SCHEMA_MANAGER_COMPATIBILITY`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A Schema Registry compatibility level (`SCHEMA_MANAGER_COMPATIBILITY`); the default is
+/// Confluent's, `BACKWARD`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum CompatibilityLevel {
     /// `NONE`: no check.
     None,
     /// `BACKWARD`: new schema reads data written with the previous one.
+    #[default]
     Backward,
     /// `BACKWARD_TRANSITIVE`: new schema reads data written with every previous one.
     BackwardTransitive,
@@ -634,6 +636,30 @@ impl CompatibilityLevel {
     /// The Confluent spelling, as sent in `PUT /config/{subject}`: `NONE`, `BACKWARD`, ...
     pub fn as_str(&self) -> &'static str {
         self.env_name()
+    }
+
+    /// Whether a new schema is checked against every registered version, not only the latest.
+    pub fn is_transitive(self) -> bool {
+        matches!(
+            self,
+            Self::BackwardTransitive | Self::ForwardTransitive | Self::FullTransitive
+        )
+    }
+
+    /// Whether the new schema must read data written with the old one.
+    pub fn checks_backward(self) -> bool {
+        matches!(
+            self,
+            Self::Backward | Self::BackwardTransitive | Self::Full | Self::FullTransitive
+        )
+    }
+
+    /// Whether the old schema must read data written with the new one.
+    pub fn checks_forward(self) -> bool {
+        matches!(
+            self,
+            Self::Forward | Self::ForwardTransitive | Self::Full | Self::FullTransitive
+        )
     }
 }
 

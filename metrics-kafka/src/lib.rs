@@ -1,1 +1,4 @@
-//! Kafka backend of app-metrics.
+//! Kafka backend of app-metrics: rdkafka publishing, the Schema Registry client, and the
+//! embedded development stack.
+
+pub mod registry;
