@@ -91,29 +91,33 @@ pidfile() { printf '%s/%s.pid\n' "$PEERS_DIR" "$1"; }
 portfile() { printf '%s/%s.port\n' "$PEERS_DIR" "$1"; }
 logfile() { printf '%s/%s.log\n' "$PEERS_DIR" "$1"; }
 
-# The process name to expect behind a saved PID (guards against PID reuse).
-expected_comm() {
-  case "$1" in
-    tansu) printf 'tansu\n' ;;
-    registry) printf 'rivven-schema\n' ;;
-  esac
+# Kernel start time of a process (field 22 of /proc/PID/stat); empty where there is no /proc.
+proc_starttime() {
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 0
+  stat="${stat##*) }"
+  # shellcheck disable=SC2086
+  set -- $stat
+  printf '%s\n' "${20:-}"
 }
 
-# Prints the saved PID of peer $1 if that process is alive and is the expected binary.
+# Save "PID STARTTIME" so a recycled PID is never taken for our peer.
+save_pid() {
+  printf '%s %s\n' "$2" "$(proc_starttime "$2")" >"$(pidfile "$1")"
+}
+
+# Prints the saved PID of peer $1 if that very process is still alive.
 live_pid() {
-  local f pid
+  local f pid started now
   f="$(pidfile "$1")"
   [ -s "$f" ] || return 1
-  pid="$(cat "$f")"
+  read -r pid started <"$f" || true
   case "$pid" in ''|*[!0-9]*) return 1 ;; esac
   kill -0 "$pid" 2>/dev/null || return 1
-  local exe
-  exe="$(readlink "/proc/$pid/exe" 2>/dev/null || true)"
-  exe="${exe% (deleted)}"
-  case "$(basename "$exe")" in
-    "$(expected_comm "$1")"*) ;;
-    *) return 1 ;;
-  esac
+  now="$(proc_starttime "$pid")"
+  if [ -n "${started:-}" ] && [ -n "$now" ] && [ "$started" != "$now" ]; then
+    return 1
+  fi
   printf '%s\n' "$pid"
 }
 
@@ -185,7 +189,7 @@ start_tansu() {
     --storage-engine memory://tansu/ \
     </dev/null >>"$(logfile tansu)" 2>&1 &
   pid=$!
-  printf '%s\n' "$pid" >"$(pidfile tansu)"
+  save_pid tansu "$pid"
   printf '%s\n' "$port" >"$(portfile tansu)"
   log "tansu started (pid $pid) on $HOST:$port"
 }
@@ -198,7 +202,7 @@ start_registry() {
   "$bin" serve --host "$HOST" --port "$port" \
     </dev/null >>"$(logfile registry)" 2>&1 &
   pid=$!
-  printf '%s\n' "$pid" >"$(pidfile registry)"
+  save_pid registry "$pid"
   printf '%s\n' "$port" >"$(portfile registry)"
   log "rivven-schema started (pid $pid) on $HOST:$port"
 }
@@ -309,7 +313,7 @@ cmd_status() {
 }
 
 usage() {
-  sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' >&2
 }
 
 case "${1:-}" in

@@ -36,9 +36,13 @@ extern crate self as app_metrics;
 
 pub use metrics_core::*;
 
+/// The Kafka backend: producer, Schema Registry clients, consumer, embedded stack.
 #[cfg(feature = "kafka")]
-#[doc(inline)]
 pub use metrics_kafka as kafka;
+
+/// The event manager the configuration selects, in Safir's order (Mock, Noop, Kafka).
+#[cfg(feature = "kafka")]
+pub use metrics_kafka::make_manager;
 
 /// Compiles and runs the README's Rust code blocks as doctests.
 #[cfg(doctest)]

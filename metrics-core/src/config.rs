@@ -1569,6 +1569,18 @@ impl MetricsConfigBuilder {
             ));
             return;
         }
+        if k.bootstrap_servers.is_some() && self.registry_url.is_none() {
+            p.push(ConfigError::combination(
+                &[&var::BOOTSTRAP_SERVERS, &var::REGISTRY_URL],
+                format!(
+                    "{} is set but {} is unset: events on a real cluster need a Schema Registry so \
+                     consumers can decode them; set {} (e.g. http://schema-registry:8081)",
+                    label(&var::BOOTSTRAP_SERVERS),
+                    label(&var::REGISTRY_URL),
+                    var::REGISTRY_URL.name
+                ),
+            ));
+        }
 
         // TLS files.
         let tls_set: Vec<&EnvVar> = [
@@ -2273,9 +2285,15 @@ mod tests {
     }
 
     /// Loads with METRICS_APPLICATION=gafaelfawr plus the given variables.
+    /// Loads `vars` for application "gafaelfawr". A real cluster needs a registry, so
+    /// one is supplied when `vars` name brokers but no registry.
     fn load_app(vars: &[(&str, &str)]) -> Result<MetricsConfig, ConfigError> {
         let mut all = vec![("METRICS_APPLICATION", "gafaelfawr")];
         all.extend_from_slice(vars);
+        let has = |name: &str| vars.iter().any(|(var, _)| *var == name);
+        if has("KAFKA_BOOTSTRAP_SERVERS") && !has("SCHEMA_MANAGER_REGISTRY_URL") {
+            all.push(("SCHEMA_MANAGER_REGISTRY_URL", "http://registry:8081"));
+        }
         load_vars(&all)
     }
 
@@ -3280,6 +3298,24 @@ mod tests {
     }
 
     #[test]
+    fn bootstrap_servers_without_registry_url_are_rejected() {
+        let e = load_vars(&[
+            ("METRICS_APPLICATION", "app"),
+            ("KAFKA_BOOTSTRAP_SERVERS", "kafka:9092"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert_contains(
+            &e,
+            &[
+                "KAFKA_BOOTSTRAP_SERVERS (bootstrap_servers) is set",
+                "SCHEMA_MANAGER_REGISTRY_URL (registry_url) is unset",
+                "consumers can decode",
+            ],
+        );
+    }
+
+    #[test]
     fn registry_basic_and_bearer_together_are_rejected() {
         let e = err(&[
             (
@@ -3610,6 +3646,7 @@ mod tests {
     fn secrets_are_exposed_only_through_expose_secret() {
         let c = MetricsConfig::builder("app")
             .bootstrap_servers(["kafka:9092"])
+            .registry_url("http://registry:8081")
             .security_protocol(SecurityProtocol::SaslSsl)
             .sasl_mechanism(SaslMechanism::Plain)
             .sasl_username("u")
@@ -3779,6 +3816,7 @@ mod tests {
             .raise_on_error(true)
             .backoff_interval(Duration::from_secs(1))
             .bootstrap_servers(["a:1", "b:2"])
+            .registry_url("http://registry:8081")
             .security_protocol(SecurityProtocol::SaslSsl)
             .cluster_ca_path(ca.path())
             .sasl_mechanism(SaslMechanism::ScramSha256)
@@ -3844,6 +3882,7 @@ mod tests {
         let ca = TempFile::new("ca");
         let c = MetricsConfig::builder("app")
             .bootstrap_servers(["kafka:9092"])
+            .registry_url("http://registry:8081")
             .security_protocol(SecurityProtocol::Ssl)
             .cluster_ca_path(ca.path())
             .build()
@@ -3899,6 +3938,7 @@ mod tests {
         let ca = TempFile::new("ca");
         let c = MetricsConfig::builder("app")
             .bootstrap_servers(["a:1", "b:2"])
+            .registry_url("http://registry:8081")
             .security_protocol(SecurityProtocol::SaslSsl)
             .cluster_ca_path(ca.path())
             .sasl_mechanism(SaslMechanism::ScramSha512)

@@ -74,6 +74,13 @@ pub enum EventError {
         reason: String,
     },
 
+    /// The Schema Registry client could not be set up (bad URL, unreadable CA file).
+    #[error("cannot set up the schema registry client: {reason}")]
+    RegistrySetup {
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+
     /// The event could not be queued for delivery.
     #[error("event {name:?} could not be queued for delivery: {reason}")]
     Enqueue {
@@ -119,6 +126,7 @@ impl EventError {
                 | Self::InvalidName(_)
                 | Self::Closed { .. }
                 | Self::Config(_)
+                | Self::RegistrySetup { .. }
                 | Self::Topic { .. }
                 | Self::IncompatibleSchema { .. }
         )

@@ -1,0 +1,201 @@
+//! Publishes `query` and `login` events, waits for their delivery, and (on the embedded
+//! default) reads them back from the topic, decoded through the registry.
+//!
+//! ```sh
+//! cargo run --example quickstart                    # embedded broker and registry
+//! cargo run --example quickstart -- --count 20 --timeout 30s
+//! METRICS_APPLICATION=myapp KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092 \
+//!   SCHEMA_MANAGER_REGISTRY_URL=http://127.0.0.1:8081 cargo run --example quickstart -- --create-topic
+//! ```
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use app_metrics::config::BackendKind;
+use app_metrics::kafka::{EventConsumer, KafkaBackend};
+use app_metrics::{EventEnum, EventManager, EventMetadata, EventPayload, EventPublisher, MetricsConfig};
+use tracing_subscriber::EnvFilter;
+
+/// How a query ran.
+#[derive(EventEnum, Clone, Copy, Debug, PartialEq)]
+enum QueryType {
+    #[event(rename = "async")]
+    Async,
+    #[event(rename = "sync")]
+    Sync,
+}
+
+/// Information about a user-submitted query.
+#[derive(EventPayload, Clone, Debug, PartialEq)]
+struct QueryEvent {
+    /// The kind of query
+    r#type: QueryType,
+    /// How long the query took to run
+    duration: Duration,
+    /// Who ran it
+    username: Option<String>,
+    /// Rows returned
+    rows: i64,
+}
+
+/// A user logged in.
+#[derive(EventPayload, Clone, Debug, PartialEq)]
+struct LoginEvent {
+    username: String,
+    success: bool,
+    /// The identity provider, when not the default
+    provider: Option<String>,
+}
+
+struct Args {
+    count: u32,
+    timeout: Duration,
+    create_topic: bool,
+}
+
+const USAGE: &str = "usage: quickstart [--count N] [--timeout DURATION] [--create-topic]";
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args { count: 5, timeout: Duration::from_secs(60), create_topic: false };
+    let mut argv = std::env::args().skip(1);
+    while let Some(arg) = argv.next() {
+        let mut value = |name: &str| argv.next().ok_or_else(|| format!("{name} needs a value\n{USAGE}"));
+        match arg.as_str() {
+            "--count" => {
+                let text = value("--count")?;
+                args.count = text.parse().map_err(|_| format!("--count {text:?} is not a whole number\n{USAGE}"))?;
+            }
+            "--timeout" => {
+                let text = value("--timeout")?;
+                args.timeout = humantime::parse_duration(&text)
+                    .map_err(|error| format!("--timeout {text:?} is not a duration like 60s or 2m: {error}\n{USAGE}"))?;
+            }
+            "--create-topic" => args.create_topic = true,
+            "-h" | "--help" => return Err(USAGE.to_owned()),
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    Ok(args)
+}
+
+/// Safir's environment variables; on the embedded default the application name may be
+/// left unset (it is then `quickstart`).
+fn load_config(args: &Args) -> Result<MetricsConfig, Box<dyn std::error::Error>> {
+    let embedded = std::env::var_os("KAFKA_BOOTSTRAP_SERVERS").is_none();
+    let config = MetricsConfig::from_lookup(|name| match std::env::var(name) {
+        Ok(value) => Some(value),
+        Err(_) if name == "METRICS_APPLICATION" && embedded => Some("quickstart".to_owned()),
+        Err(_) => None,
+    })?;
+    Ok(if args.create_topic { config.to_builder().create_topics(true).build()? } else { config })
+}
+
+fn print_metadata(event: &str, metadata: &EventMetadata) {
+    let line = serde_json::json!({
+        "event": event,
+        "id": metadata.id().to_string(),
+        "application": metadata.application(),
+        "timestamp": metadata.timestamp().to_rfc3339(),
+        "timestamp_ns": metadata.timestamp_ns(),
+    });
+    println!("{line}");
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let config = load_config(&args)?;
+    let kafka = match config.backend() {
+        BackendKind::Kafka => Some(Arc::new(KafkaBackend::from_config(&config)?)),
+        BackendKind::Noop | BackendKind::Mock => None,
+    };
+    let manager = match &kafka {
+        Some(backend) => EventManager::with_backend(&config, Arc::clone(backend) as _),
+        None => app_metrics::make_manager(&config)?,
+    };
+    let embedded = kafka.as_ref().and_then(|b| b.producer()).is_some_and(|p| p.is_embedded());
+    eprintln!(
+        "backend: {:?}{}, topic: {}",
+        config.backend(),
+        if embedded { " (embedded broker and registry)" } else { "" },
+        manager.topic()
+    );
+
+    manager.initialize().await?;
+    let queries: EventPublisher<QueryEvent> = manager.create_publisher("query").await?;
+    let logins: EventPublisher<LoginEvent> = manager.create_publisher("login").await?;
+
+    for i in 0..args.count {
+        let event = QueryEvent {
+            r#type: if i % 2 == 0 { QueryType::Sync } else { QueryType::Async },
+            duration: Duration::from_millis(250 + 100 * u64::from(i)),
+            username: (i % 3 != 2).then(|| format!("user{i}")),
+            rows: i64::from(i) * 10,
+        };
+        print_metadata("query", &queries.publish(event)?);
+    }
+    let login = LoginEvent { username: "user0".into(), success: true, provider: None };
+    print_metadata("login", &logins.publish(login)?);
+    let published = u64::from(args.count) + 1;
+
+    let report = manager.flush(args.timeout).await?;
+    if let Some(backend) = &kafka {
+        let registry = backend.registry();
+        eprintln!("topic: {}", manager.topic());
+        for (subject, schema) in [(queries.subject(), queries.schema()), (logins.subject(), logins.schema())] {
+            // Registering an already registered schema returns its id (no new version).
+            eprintln!("subject: {subject}, schema id: {}", registry.register(subject, schema).await?);
+        }
+        eprintln!("delivered: {} of {published}", backend.stats().delivered());
+        if embedded {
+            read_back(backend, manager.topic(), args.timeout).await?;
+        }
+    }
+    let closed = manager.close(args.timeout).await?;
+    let undelivered = report.undelivered.max(closed.undelivered);
+    if undelivered > 0 {
+        return Err(format!("{undelivered} of {published} events were not delivered within {}", humantime::format_duration(args.timeout)).into());
+    }
+    if let Some(backend) = &kafka {
+        let failed = backend.stats().failed() + backend.stats().dropped();
+        if failed > 0 {
+            return Err(format!("{failed} of {published} events could not be delivered").into());
+        }
+    }
+    Ok(())
+}
+
+/// Reads the topic of the embedded broker back and prints each decoded event as JSON.
+async fn read_back(backend: &KafkaBackend, topic: &str, timeout: Duration) -> Result<(), Box<dyn std::error::Error>> {
+    let bootstrap = backend.producer().and_then(|p| p.embedded_bootstrap_servers()).ok_or("no embedded broker")?;
+    let properties = [("bootstrap.servers".to_owned(), bootstrap)].into_iter().collect();
+    let consumer = EventConsumer::new(&properties, Arc::clone(backend.registry()))?;
+    let messages = consumer.read_to_end(topic, timeout).await?;
+    eprintln!("read back {} events from {topic}:", messages.len());
+    for message in messages {
+        let event = consumer.decode(&message.payload).await?;
+        println!("{}", serde_json::json!({ "schema_id": event.schema_id, "decoded": event.to_json()? }));
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")))
+        .with_writer(std::io::stderr)
+        .init();
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! The rdkafka producer behind the Kafka backend: a `ThreadedProducer` whose context counts
+//! deliveries and wakes the callers of confirmed publishes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use metrics_core::config::KafkaConfig;
+use metrics_core::log_limit::LogLimiter;
+use rdkafka::ClientContext;
+use rdkafka::client::Client;
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use tokio::sync::oneshot;
+
+/// Counters of what happened to the events handed to the producer.
+#[derive(Debug, Default)]
+pub struct DeliveryStats {
+    enqueued: AtomicU64,
+    delivered: AtomicU64,
+    failed: AtomicU64,
+    dropped: AtomicU64,
+}
+
+impl DeliveryStats {
+    /// Events accepted into the producer queue.
+    pub fn enqueued(&self) -> u64 {
+        self.enqueued.load(Ordering::Relaxed)
+    }
+    /// Events the broker acknowledged.
+    pub fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
+    }
+    /// Events the producer gave up on after queueing them (delivery timeout, rejection).
+    pub fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
+    /// Events refused before queueing (queue full, producer closed).
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_enqueued(&self) {
+        self.enqueued.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn count_dropped(&self) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Where a delivery report is sent: the broker's partition and offset, or why it failed.
+pub(crate) type DeliveryWaiter = oneshot::Sender<Result<(i32, i64), String>>;
+
+/// The producer's context: delivery accounting, confirmed-publish waiters, librdkafka logs
+/// through `tracing`.
+pub struct MetricsProducerContext {
+    stats: Arc<DeliveryStats>,
+    waiters: Mutex<HashMap<usize, DeliveryWaiter>>,
+    next_waiter: AtomicU64,
+    failures: LogLimiter,
+}
+
+impl MetricsProducerContext {
+    fn new(backoff: Duration) -> Self {
+        Self {
+            stats: Arc::default(),
+            waiters: Mutex::default(),
+            next_waiter: AtomicU64::new(1),
+            failures: LogLimiter::new(backoff),
+        }
+    }
+
+    /// Registers a waiter for one confirmed publish; the returned opaque goes with the
+    /// message (0 means "nobody waits").
+    pub(crate) fn add_waiter(&self, waiter: DeliveryWaiter) -> usize {
+        let key = usize::try_from(self.next_waiter.fetch_add(1, Ordering::Relaxed))
+            .unwrap_or(usize::MAX)
+            .max(1);
+        self.waiters
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, waiter);
+        key
+    }
+
+    pub(crate) fn remove_waiter(&self, key: usize) {
+        self.waiters
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&key);
+    }
+}
+
+impl fmt::Debug for MetricsProducerContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MetricsProducerContext")
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientContext for MetricsProducerContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => {
+                tracing::error!(target: "librdkafka", facility = fac, "{log_message}")
+            }
+            RDKafkaLogLevel::Warning => {
+                tracing::warn!(target: "librdkafka", facility = fac, "{log_message}")
+            }
+            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+                tracing::info!(target: "librdkafka", facility = fac, "{log_message}")
+            }
+            RDKafkaLogLevel::Debug => {
+                tracing::debug!(target: "librdkafka", facility = fac, "{log_message}")
+            }
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        // Connection errors repeat every few seconds while a broker is down.
+        if let Some(suppressed) = self.failures.should_log() {
+            tracing::warn!(target: "librdkafka", %error, reason, suppressed, "kafka client error");
+        }
+    }
+}
+
+impl ProducerContext for MetricsProducerContext {
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, waiter: usize) {
+        use rdkafka::message::Message as _;
+        let outcome = match result {
+            Ok(message) => {
+                self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+                Ok((message.partition(), message.offset()))
+            }
+            Err((error, message)) => {
+                self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                if let Some(suppressed) = self.failures.should_log() {
+                    tracing::warn!(%error, topic = message.topic(), suppressed, "metrics event dropped: not delivered");
+                }
+                Err(error.to_string())
+            }
+        };
+        if waiter != 0 {
+            let sender = self
+                .waiters
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&waiter);
+            if let Some(sender) = sender {
+                // The caller may have stopped waiting; nothing to do then.
+                let _ = sender.send(outcome);
+            }
+        }
+    }
+}
+
+/// The rdkafka producer type used for events.
+pub type EventProducer = ThreadedProducer<MetricsProducerContext>;
+
+/// A Kafka producer for metrics events: cheap to clone.
+///
+/// Build one with [`KafkaProducer::from_config`] and hand it to several managers, or let
+/// the Kafka backend create its own. A manager closes only a producer it created; one handed
+/// in stays open (Safir's `manage_kafka_broker`).
+#[derive(Clone)]
+pub struct KafkaProducer {
+    pub(crate) inner: Arc<EventProducer>,
+    pub(crate) embedded: bool,
+}
+
+impl fmt::Debug for KafkaProducer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KafkaProducer")
+            .field("embedded", &self.embedded)
+            .finish_non_exhaustive()
+    }
+}
+
+/// librdkafka settings every metrics producer gets, before the user's configuration.
+fn base_properties(client_id: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        // Without this, a producer's Metadata request creates a missing topic on brokers
+        // that allow it, and the topic check would never fail.
+        ("allow.auto.create.topics".to_owned(), "false".to_owned()),
+        ("client.id".to_owned(), client_id.to_owned()),
+    ])
+}
+
+impl KafkaProducer {
+    /// A producer for the cluster of `kafka` (bootstrap servers, TLS, SASL, timeouts, queue
+    /// bound, extra librdkafka properties). Without bootstrap servers, the producer runs an
+    /// embedded in-process broker (librdkafka's mock cluster) for development.
+    pub fn from_config(
+        kafka: &KafkaConfig,
+        client_id: &str,
+        log_backoff: Duration,
+    ) -> Result<Self, KafkaError> {
+        let mut properties = base_properties(client_id);
+        properties.extend(kafka.librdkafka_properties());
+        let embedded = kafka.bootstrap_servers().is_none();
+        if embedded {
+            properties.insert("test.mock.num.brokers".to_owned(), "1".to_owned());
+        }
+        let mut config = ClientConfig::new();
+        for (key, value) in &properties {
+            config.set(key, value);
+        }
+        let inner = config.create_with_context(MetricsProducerContext::new(log_backoff))?;
+        Ok(Self {
+            inner: Arc::new(inner),
+            embedded,
+        })
+    }
+
+    /// The rdkafka producer, for the application's own messages.
+    pub fn producer(&self) -> &EventProducer {
+        &self.inner
+    }
+
+    /// The rdkafka client (metadata, the embedded mock cluster).
+    pub fn client(&self) -> &Client<MetricsProducerContext> {
+        self.inner.client()
+    }
+
+    /// Delivery counters of this producer.
+    pub fn stats(&self) -> &Arc<DeliveryStats> {
+        &self.inner.context().stats
+    }
+
+    /// Whether this producer runs the embedded development broker.
+    pub fn is_embedded(&self) -> bool {
+        self.embedded
+    }
+
+    /// The bootstrap servers of the embedded broker, if this producer runs one.
+    pub fn embedded_bootstrap_servers(&self) -> Option<String> {
+        self.client()
+            .mock_cluster()
+            .map(|cluster| cluster.bootstrap_servers())
+    }
+
+    /// Events queued but not yet acknowledged or failed.
+    pub fn in_flight(&self) -> u64 {
+        u64::try_from(self.inner.in_flight_count()).unwrap_or(0)
+    }
+}
