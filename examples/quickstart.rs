@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use app_metrics::config::BackendKind;
 use app_metrics::kafka::{EventConsumer, KafkaBackend};
-use app_metrics::{EventEnum, EventManager, EventMetadata, EventPayload, EventPublisher, MetricsConfig};
+use app_metrics::{
+    EventEnum, EventManager, EventMetadata, EventPayload, EventPublisher, MetricsConfig,
+};
 use tracing_subscriber::EnvFilter;
 
 /// How a query ran.
@@ -57,19 +59,29 @@ struct Args {
 const USAGE: &str = "usage: quickstart [--count N] [--timeout DURATION] [--create-topic]";
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { count: 5, timeout: Duration::from_secs(60), create_topic: false };
+    let mut args = Args {
+        count: 5,
+        timeout: Duration::from_secs(60),
+        create_topic: false,
+    };
     let mut argv = std::env::args().skip(1);
     while let Some(arg) = argv.next() {
-        let mut value = |name: &str| argv.next().ok_or_else(|| format!("{name} needs a value\n{USAGE}"));
+        let mut value = |name: &str| {
+            argv.next()
+                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
+        };
         match arg.as_str() {
             "--count" => {
                 let text = value("--count")?;
-                args.count = text.parse().map_err(|_| format!("--count {text:?} is not a whole number\n{USAGE}"))?;
+                args.count = text
+                    .parse()
+                    .map_err(|_| format!("--count {text:?} is not a whole number\n{USAGE}"))?;
             }
             "--timeout" => {
                 let text = value("--timeout")?;
-                args.timeout = humantime::parse_duration(&text)
-                    .map_err(|error| format!("--timeout {text:?} is not a duration like 60s or 2m: {error}\n{USAGE}"))?;
+                args.timeout = humantime::parse_duration(&text).map_err(|error| {
+                    format!("--timeout {text:?} is not a duration like 60s or 2m: {error}\n{USAGE}")
+                })?;
             }
             "--create-topic" => args.create_topic = true,
             "-h" | "--help" => return Err(USAGE.to_owned()),
@@ -88,7 +100,11 @@ fn load_config(args: &Args) -> Result<MetricsConfig, Box<dyn std::error::Error>>
         Err(_) if name == "METRICS_APPLICATION" && embedded => Some("quickstart".to_owned()),
         Err(_) => None,
     })?;
-    Ok(if args.create_topic { config.to_builder().create_topics(true).build()? } else { config })
+    Ok(if args.create_topic {
+        config.to_builder().create_topics(true).build()?
+    } else {
+        config
+    })
 }
 
 fn print_metadata(event: &str, metadata: &EventMetadata) {
@@ -112,11 +128,18 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         Some(backend) => EventManager::with_backend(&config, Arc::clone(backend) as _),
         None => app_metrics::make_manager(&config)?,
     };
-    let embedded = kafka.as_ref().and_then(|b| b.producer()).is_some_and(|p| p.is_embedded());
+    let embedded = kafka
+        .as_ref()
+        .and_then(|b| b.producer())
+        .is_some_and(|p| p.is_embedded());
     eprintln!(
         "backend: {:?}{}, topic: {}",
         config.backend(),
-        if embedded { " (embedded broker and registry)" } else { "" },
+        if embedded {
+            " (embedded broker and registry)"
+        } else {
+            ""
+        },
         manager.topic()
     );
 
@@ -126,14 +149,22 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
     for i in 0..args.count {
         let event = QueryEvent {
-            r#type: if i % 2 == 0 { QueryType::Sync } else { QueryType::Async },
+            r#type: if i % 2 == 0 {
+                QueryType::Sync
+            } else {
+                QueryType::Async
+            },
             duration: Duration::from_millis(250 + 100 * u64::from(i)),
             username: (i % 3 != 2).then(|| format!("user{i}")),
             rows: i64::from(i) * 10,
         };
         print_metadata("query", &queries.publish(event)?);
     }
-    let login = LoginEvent { username: "user0".into(), success: true, provider: None };
+    let login = LoginEvent {
+        username: "user0".into(),
+        success: true,
+        provider: None,
+    };
     print_metadata("login", &logins.publish(login)?);
     let published = u64::from(args.count) + 1;
 
@@ -141,9 +172,15 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(backend) = &kafka {
         let registry = backend.registry();
         eprintln!("topic: {}", manager.topic());
-        for (subject, schema) in [(queries.subject(), queries.schema()), (logins.subject(), logins.schema())] {
+        for (subject, schema) in [
+            (queries.subject(), queries.schema()),
+            (logins.subject(), logins.schema()),
+        ] {
             // Registering an already registered schema returns its id (no new version).
-            eprintln!("subject: {subject}, schema id: {}", registry.register(subject, schema).await?);
+            eprintln!(
+                "subject: {subject}, schema id: {}",
+                registry.register(subject, schema).await?
+            );
         }
         eprintln!("delivered: {} of {published}", backend.stats().delivered());
         if embedded {
@@ -153,7 +190,11 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let closed = manager.close(args.timeout).await?;
     let undelivered = report.undelivered.max(closed.undelivered);
     if undelivered > 0 {
-        return Err(format!("{undelivered} of {published} events were not delivered within {}", humantime::format_duration(args.timeout)).into());
+        return Err(format!(
+            "{undelivered} of {published} events were not delivered within {}",
+            humantime::format_duration(args.timeout)
+        )
+        .into());
     }
     if let Some(backend) = &kafka {
         let failed = backend.stats().failed() + backend.stats().dropped();
@@ -165,15 +206,27 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Reads the topic of the embedded broker back and prints each decoded event as JSON.
-async fn read_back(backend: &KafkaBackend, topic: &str, timeout: Duration) -> Result<(), Box<dyn std::error::Error>> {
-    let bootstrap = backend.producer().and_then(|p| p.embedded_bootstrap_servers()).ok_or("no embedded broker")?;
-    let properties = [("bootstrap.servers".to_owned(), bootstrap)].into_iter().collect();
+async fn read_back(
+    backend: &KafkaBackend,
+    topic: &str,
+    timeout: Duration,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let bootstrap = backend
+        .producer()
+        .and_then(|p| p.embedded_bootstrap_servers())
+        .ok_or("no embedded broker")?;
+    let properties = [("bootstrap.servers".to_owned(), bootstrap)]
+        .into_iter()
+        .collect();
     let consumer = EventConsumer::new(&properties, Arc::clone(backend.registry()))?;
     let messages = consumer.read_to_end(topic, timeout).await?;
     eprintln!("read back {} events from {topic}:", messages.len());
     for message in messages {
         let event = consumer.decode(&message.payload).await?;
-        println!("{}", serde_json::json!({ "schema_id": event.schema_id, "decoded": event.to_json()? }));
+        println!(
+            "{}",
+            serde_json::json!({ "schema_id": event.schema_id, "decoded": event.to_json()? })
+        );
     }
     Ok(())
 }
@@ -181,7 +234,9 @@ async fn read_back(backend: &KafkaBackend, topic: &str, timeout: Duration) -> Re
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
         .with_writer(std::io::stderr)
         .init();
     let args = match parse_args() {

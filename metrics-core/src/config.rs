@@ -1955,6 +1955,13 @@ fn check_server(entry: &str) -> Result<(), String> {
     if entry.chars().any(char::is_whitespace) {
         return Err("it contains whitespace".to_owned());
     }
+    if entry.contains(',') {
+        return Err(
+            "it contains a comma: give each server as its own entry (the environment \
+                    variable is split at commas, the builder takes a list)"
+                .to_owned(),
+        );
+    }
     let Some((host, port)) = entry.rsplit_once(':') else {
         return Err("the port is missing (e.g. kafka:9092)".to_owned());
     };
@@ -3293,6 +3300,24 @@ mod tests {
                 "KAFKA_BOOTSTRAP_SERVERS (bootstrap_servers) is unset",
                 "embedded",
                 "PLAINTEXT",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_comma_inside_one_builder_entry_is_explained() {
+        let e = MetricsConfig::builder("app")
+            .bootstrap_servers(["a:1,b:2"])
+            .registry_url("http://registry:8081")
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert_contains(
+            &e,
+            &[
+                "KAFKA_BOOTSTRAP_SERVERS",
+                "contains a comma",
+                "its own entry",
             ],
         );
     }

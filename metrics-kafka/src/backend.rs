@@ -18,7 +18,9 @@ use rdkafka::producer::{BaseRecord, Producer};
 use tokio::sync::oneshot;
 
 use crate::producer::{DeliveryStats, EventProducer, KafkaProducer};
-use crate::registry::{HttpRegistryConfig, HttpSchemaRegistry, MemorySchemaRegistry, RegistryError, SchemaRegistry};
+use crate::registry::{
+    HttpRegistryConfig, HttpSchemaRegistry, MemorySchemaRegistry, RegistryError, SchemaRegistry,
+};
 use crate::topic::{self, TopicSpec, TopicState};
 
 /// The Confluent wire format's magic byte.
@@ -105,7 +107,11 @@ impl KafkaBackend {
                     request_timeout: manager.request_timeout(),
                     max_retries: manager.max_retries(),
                 };
-                Arc::new(HttpSchemaRegistry::new(http).map_err(|error| EventError::RegistrySetup { reason: error.to_string() })?)
+                Arc::new(HttpSchemaRegistry::new(http).map_err(|error| {
+                    EventError::RegistrySetup {
+                        reason: error.to_string(),
+                    }
+                })?)
             }
             // The configuration allows this only without bootstrap servers: the embedded stack.
             None => Arc::new(MemorySchemaRegistry::new()),

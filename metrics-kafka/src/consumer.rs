@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use apache_avro::Schema;
 use apache_avro::reader::datum::GenericDatumReader;
 use apache_avro::types::Value;
-use rdkafka::config::ClientConfig;
 use rdkafka::ClientContext;
+use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
@@ -87,14 +87,19 @@ pub struct DecodedEvent {
 impl DecodedEvent {
     /// The record as JSON (logical types as their Avro representation).
     pub fn to_json(&self) -> Result<serde_json::Value, ConsumeError> {
-        serde_json::Value::try_from(self.value.clone())
-            .map_err(|error| ConsumeError::Decode { id: self.schema_id, reason: error.to_string() })
+        serde_json::Value::try_from(self.value.clone()).map_err(|error| ConsumeError::Decode {
+            id: self.schema_id,
+            reason: error.to_string(),
+        })
     }
 
     /// Field `name` of the record, if the record has it.
     pub fn field(&self, name: &str) -> Option<&Value> {
         match &self.value {
-            Value::Record(fields) => fields.iter().find(|(field, _)| field == name).map(|(_, value)| value),
+            Value::Record(fields) => fields
+                .iter()
+                .find(|(field, _)| field == name)
+                .map(|(_, value)| value),
             _ => None,
         }
     }
@@ -106,7 +111,10 @@ struct ReaderContext;
 
 impl ClientContext for ReaderContext {
     fn error(&self, error: KafkaError, reason: &str) {
-        if !matches!(error, KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)) {
+        if !matches!(
+            error,
+            KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)
+        ) {
             tracing::warn!(target: "librdkafka", %error, reason, "kafka consumer error");
         }
     }
@@ -123,14 +131,19 @@ pub struct EventConsumer {
 
 impl std::fmt::Debug for EventConsumer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EventConsumer").field("registry", &self.registry.location()).finish_non_exhaustive()
+        f.debug_struct("EventConsumer")
+            .field("registry", &self.registry.location())
+            .finish_non_exhaustive()
     }
 }
 
 impl EventConsumer {
     /// A consumer with these librdkafka `properties` (at least `bootstrap.servers`; the
     /// security settings of the cluster), decoding through `registry`.
-    pub fn new(properties: &BTreeMap<String, String>, registry: Arc<dyn SchemaRegistry>) -> Result<Self, KafkaError> {
+    pub fn new(
+        properties: &BTreeMap<String, String>,
+        registry: Arc<dyn SchemaRegistry>,
+    ) -> Result<Self, KafkaError> {
         let mut config = ClientConfig::new();
         config
             .set("group.id", "app-metrics-reader")
@@ -138,46 +151,88 @@ impl EventConsumer {
             .set("enable.partition.eof", "true")
             .set("allow.auto.create.topics", "false");
         for (key, value) in properties {
-            if !matches!(key.as_str(), "delivery.timeout.ms" | "queue.buffering.max.messages") {
+            if !matches!(
+                key.as_str(),
+                "delivery.timeout.ms" | "queue.buffering.max.messages"
+            ) {
                 config.set(key, value);
             }
         }
         let consumer = config.create_with_context(ReaderContext)?;
-        Ok(Self { consumer: Arc::new(consumer), registry, schemas: Mutex::default() })
+        Ok(Self {
+            consumer: Arc::new(consumer),
+            registry,
+            schemas: Mutex::default(),
+        })
     }
 
     /// Reads every message of `topic` from the beginning to the current end of each
     /// partition (partition EOF, which works where high watermarks are unreliable).
-    pub async fn read_to_end(&self, topic: &str, timeout: Duration) -> Result<Vec<RawMessage>, ConsumeError> {
+    pub async fn read_to_end(
+        &self,
+        topic: &str,
+        timeout: Duration,
+    ) -> Result<Vec<RawMessage>, ConsumeError> {
         let consumer = Arc::clone(&self.consumer);
         let topic = topic.to_owned();
         tokio::task::spawn_blocking(move || read_blocking(&consumer, &topic, timeout))
             .await
-            .unwrap_or_else(|error| Err(ConsumeError::Kafka { topic: String::new(), reason: error.to_string() }))
+            .unwrap_or_else(|error| {
+                Err(ConsumeError::Kafka {
+                    topic: String::new(),
+                    reason: error.to_string(),
+                })
+            })
     }
 
     /// Decodes one Confluent-framed message value.
     pub async fn decode(&self, payload: &[u8]) -> Result<DecodedEvent, ConsumeError> {
         let (id, mut body) = split_frame(payload)?;
         let schema = self.schema(id).await?;
-        let decode_error = |error: apache_avro::Error| ConsumeError::Decode { id, reason: error.to_string() };
-        let reader = GenericDatumReader::builder(&schema).build().map_err(decode_error)?;
+        let decode_error = |error: apache_avro::Error| ConsumeError::Decode {
+            id,
+            reason: error.to_string(),
+        };
+        let reader = GenericDatumReader::builder(&schema)
+            .build()
+            .map_err(decode_error)?;
         let value = reader.read_value(&mut body).map_err(decode_error)?;
         if !body.is_empty() {
-            return Err(ConsumeError::Decode { id, reason: format!("{} bytes left after the record", body.len()) });
+            return Err(ConsumeError::Decode {
+                id,
+                reason: format!("{} bytes left after the record", body.len()),
+            });
         }
-        Ok(DecodedEvent { schema_id: id, value })
+        Ok(DecodedEvent {
+            schema_id: id,
+            value,
+        })
     }
 
     async fn schema(&self, id: u32) -> Result<Arc<Schema>, ConsumeError> {
-        if let Some(schema) = self.schemas.lock().unwrap_or_else(PoisonError::into_inner).get(&id) {
+        if let Some(schema) = self
+            .schemas
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&id)
+        {
             return Ok(Arc::clone(schema));
         }
-        let text = self.registry.schema_by_id(id).await.map_err(|source| ConsumeError::Registry { id, source })?;
+        let text = self
+            .registry
+            .schema_by_id(id)
+            .await
+            .map_err(|source| ConsumeError::Registry { id, source })?;
         let schema = Arc::new(
-            Schema::parse_str(&text).map_err(|error| ConsumeError::Decode { id, reason: error.to_string() })?,
+            Schema::parse_str(&text).map_err(|error| ConsumeError::Decode {
+                id,
+                reason: error.to_string(),
+            })?,
         );
-        self.schemas.lock().unwrap_or_else(PoisonError::into_inner).insert(id, Arc::clone(&schema));
+        self.schemas
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, Arc::clone(&schema));
         Ok(schema)
     }
 }
@@ -186,17 +241,28 @@ impl EventConsumer {
 pub fn split_frame(payload: &[u8]) -> Result<(u32, &[u8]), ConsumeError> {
     match payload {
         [MAGIC_BYTE, a, b, c, d, body @ ..] => Ok((u32::from_be_bytes([*a, *b, *c, *d]), body)),
-        [first, ..] if *first != MAGIC_BYTE => {
-            Err(ConsumeError::Framing { reason: format!("magic byte is {first:#04x}, expected 0x00") })
-        }
-        _ => Err(ConsumeError::Framing { reason: format!("{} bytes is shorter than the 5-byte header", payload.len()) }),
+        [first, ..] if *first != MAGIC_BYTE => Err(ConsumeError::Framing {
+            reason: format!("magic byte is {first:#04x}, expected 0x00"),
+        }),
+        _ => Err(ConsumeError::Framing {
+            reason: format!("{} bytes is shorter than the 5-byte header", payload.len()),
+        }),
     }
 }
 
-fn read_blocking(consumer: &BaseConsumer<ReaderContext>, topic: &str, timeout: Duration) -> Result<Vec<RawMessage>, ConsumeError> {
-    let kafka = |error: KafkaError| ConsumeError::Kafka { topic: topic.to_owned(), reason: error.to_string() };
+fn read_blocking(
+    consumer: &BaseConsumer<ReaderContext>,
+    topic: &str,
+    timeout: Duration,
+) -> Result<Vec<RawMessage>, ConsumeError> {
+    let kafka = |error: KafkaError| ConsumeError::Kafka {
+        topic: topic.to_owned(),
+        reason: error.to_string(),
+    };
     let deadline = Instant::now() + timeout;
-    let metadata = consumer.fetch_metadata(Some(topic), timeout).map_err(kafka)?;
+    let metadata = consumer
+        .fetch_metadata(Some(topic), timeout)
+        .map_err(kafka)?;
     let partitions: Vec<i32> = metadata
         .topics()
         .iter()
@@ -204,18 +270,26 @@ fn read_blocking(consumer: &BaseConsumer<ReaderContext>, topic: &str, timeout: D
         .flat_map(|t| t.partitions().iter().map(|p| p.id()))
         .collect();
     if partitions.is_empty() {
-        return Err(ConsumeError::Kafka { topic: topic.to_owned(), reason: "the topic has no partitions".into() });
+        return Err(ConsumeError::Kafka {
+            topic: topic.to_owned(),
+            reason: "the topic has no partitions".into(),
+        });
     }
     let mut assignment = TopicPartitionList::new();
     for partition in &partitions {
-        assignment.add_partition_offset(topic, *partition, Offset::Beginning).map_err(kafka)?;
+        assignment
+            .add_partition_offset(topic, *partition, Offset::Beginning)
+            .map_err(kafka)?;
     }
     consumer.assign(&assignment).map_err(kafka)?;
     let mut at_end = HashSet::new();
     let mut messages = Vec::new();
     while at_end.len() < partitions.len() {
         if Instant::now() >= deadline {
-            return Err(ConsumeError::Timeout { topic: topic.to_owned(), timeout });
+            return Err(ConsumeError::Timeout {
+                topic: topic.to_owned(),
+                timeout,
+            });
         }
         match consumer.poll(Duration::from_millis(100)) {
             None => {}

@@ -17,6 +17,9 @@ pub use consumer::{ConsumeError, DecodedEvent, EventConsumer, RawMessage};
 pub use producer::{DeliveryStats, KafkaProducer};
 pub use topic::TopicSpec;
 
+/// The rdkafka crate this backend is built on, for applications that share its producer.
+pub use rdkafka;
+
 /// The event manager the configuration selects, in Safir's order: Mock
 /// (`METRICS_ENABLED=false`, `METRICS_MOCK=true`), Noop (`METRICS_ENABLED=false`), else
 /// Kafka (the embedded development stack when `KAFKA_BOOTSTRAP_SERVERS` is unset).
@@ -24,6 +27,8 @@ pub fn make_manager(config: &MetricsConfig) -> Result<EventManager, EventError> 
     Ok(match config.backend() {
         BackendKind::Mock => EventManager::mock(config),
         BackendKind::Noop => EventManager::noop(config),
-        BackendKind::Kafka => EventManager::with_backend(config, Arc::new(KafkaBackend::from_config(config)?)),
+        BackendKind::Kafka => {
+            EventManager::with_backend(config, Arc::new(KafkaBackend::from_config(config)?))
+        }
     })
 }

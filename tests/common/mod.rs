@@ -81,3 +81,5 @@ pub struct Everything {
 }
 
 pub const NAMESPACE: &str = "lsst.square.metrics.events.testapp";
+
+pub mod roundtrip;
