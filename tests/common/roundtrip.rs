@@ -25,13 +25,13 @@ pub enum Sent {
 
 pub fn query(i: usize) -> QueryEvent {
     QueryEvent {
-        r#type: if i % 2 == 0 {
+        r#type: if i.is_multiple_of(2) {
             QueryType::Sync
         } else {
             QueryType::Async
         },
         duration: Duration::from_micros(1_500 * i as u64 + 1),
-        username: (i % 3 != 0).then(|| format!("user-{i}-é")),
+        username: (!i.is_multiple_of(3)).then(|| format!("user-{i}-é")),
         rows: i as i64 * 1_000_003 - 7,
     }
 }
@@ -39,7 +39,7 @@ pub fn query(i: usize) -> QueryEvent {
 pub fn login(i: usize) -> LoginEvent {
     LoginEvent {
         username: format!("login{i}"),
-        success: i % 2 == 0,
+        success: i.is_multiple_of(2),
         provider: (i % 2 == 1).then(|| "github".into()),
     }
 }
@@ -151,15 +151,9 @@ pub async fn read_back_and_check(
         assert!(!message.has_key, "events have no key");
         let (schema_id, mut body) = split_frame(&message.payload).expect("Confluent framing");
         assert_eq!(message.payload[0], 0, "magic byte");
-        if !schemas.contains_key(&schema_id) {
-            let text = registry
-                .schema_by_id(schema_id)
-                .await
-                .expect("schema by id");
-            schemas.insert(
-                schema_id,
-                Schema::parse_str(&text).expect("registered schema parses"),
-            );
+        if let std::collections::hash_map::Entry::Vacant(slot) = schemas.entry(schema_id) {
+            let text = registry.schema_by_id(schema_id).await.expect("schema by id");
+            slot.insert(Schema::parse_str(&text).expect("registered schema parses"));
         }
         let reader = GenericDatumReader::builder(&schemas[&schema_id])
             .build()
