@@ -152,7 +152,10 @@ pub async fn read_back_and_check(
         let (schema_id, mut body) = split_frame(&message.payload).expect("Confluent framing");
         assert_eq!(message.payload[0], 0, "magic byte");
         if let std::collections::hash_map::Entry::Vacant(slot) = schemas.entry(schema_id) {
-            let text = registry.schema_by_id(schema_id).await.expect("schema by id");
+            let text = registry
+                .schema_by_id(schema_id)
+                .await
+                .expect("schema by id");
             slot.insert(Schema::parse_str(&text).expect("registered schema parses"));
         }
         let reader = GenericDatumReader::builder(&schemas[&schema_id])
