@@ -2,8 +2,9 @@
 //! rivven-schema registry, started by `.ci/peers.sh start` (which exports
 //! `APP_METRICS_TEST_KAFKA` and `APP_METRICS_TEST_REGISTRY`).
 //!
-//! Without them the tests print why they are skipped; under CI (`CI=true`) a missing peer
-//! is a failure, so this tier can never pass silently.
+//! Without them the tests print why they are skipped; with `APP_METRICS_REQUIRE_PEERS=1`
+//! (set by `.ci/run` for this tier) a missing peer is a failure, so the tier can never pass
+//! silently.
 
 mod common;
 
