@@ -29,9 +29,10 @@ fn peers(test: &str) -> Option<Peers> {
         std::env::var("APP_METRICS_TEST_REGISTRY"),
     ) {
         (Ok(kafka), Ok(registry)) => Some(Peers { kafka, registry }),
-        _ if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
+        _ if std::env::var("APP_METRICS_REQUIRE_PEERS").is_ok_and(|v| v == "1") => {
             panic!(
-                "{test}: CI=true but APP_METRICS_TEST_KAFKA / APP_METRICS_TEST_REGISTRY are not set; .ci/run must start the peers"
+                "{test}: APP_METRICS_REQUIRE_PEERS=1 but APP_METRICS_TEST_KAFKA / APP_METRICS_TEST_REGISTRY \
+                 are not set; start the peers with .ci/peers.sh start"
             )
         }
         _ => {
