@@ -1,11 +1,21 @@
 //! The Kafka event backend: schema registration, topic checks, and Confluent-framed Avro
-//! publishing through the rdkafka producer.
+//! publishing through the rdkafka producer, with DESIGN §6's failure policy.
+//!
+//! In resilient mode (the default) a publisher whose schema cannot be registered yet (the
+//! registry or the broker is down) is still created: its events are encoded and held in a
+//! bounded buffer while registration retries in the background with capped exponential
+//! backoff, then framed with the schema id and sent. An answer that will not change (a
+//! missing topic, an incompatible schema) is returned at once when it comes at creation,
+//! or reported once and turns the publisher's events into counted drops when it comes
+//! later. In strict mode every failure is returned.
 
 use std::any::Any;
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError, Weak};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::time::{Duration, Instant};
 
 use metrics_core::backend::BoxFuture;
 use metrics_core::config::{CompatibilityLevel, MetricsConfig};
@@ -15,7 +25,7 @@ use metrics_core::{
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, Producer};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use crate::producer::{DeliveryStats, EventProducer, KafkaProducer};
 use crate::registry::{
@@ -27,7 +37,7 @@ use crate::topic::{self, TopicSpec, TopicState};
 pub const MAGIC_BYTE: u8 = 0;
 
 thread_local! {
-    /// Each publishing thread encodes into its own reused buffer: no lock, no allocation
+    /// Each publishing thread frames into its own reused buffer: no lock, no allocation
     /// once it has grown to the largest event.
     static FRAME: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(256));
 }
@@ -41,6 +51,21 @@ pub struct KafkaOptions {
     pub compatibility: Option<CompatibilityLevel>,
     /// How long a Metadata request may take.
     pub metadata_timeout: Duration,
+    /// Resilient mode (`METRICS_RAISE_ON_ERROR=false`): registration that fails for a
+    /// transient reason continues in the background instead of failing.
+    pub resilient: bool,
+    /// In resilient mode, how long publisher creation waits for registration before
+    /// continuing in the background.
+    pub startup_wait: Duration,
+    /// Events held per publisher while its schema id is unknown; more are dropped.
+    pub max_held_events: usize,
+    /// First delay between background registration attempts (doubled each time).
+    pub retry_initial: Duration,
+    /// Longest delay between background registration attempts.
+    pub retry_max: Duration,
+    /// How long a confirmed publish waits for a schema registration still being retried
+    /// (the delivery timeout, `KAFKA_DELIVERY_TIMEOUT`).
+    pub confirm_timeout: Duration,
 }
 
 impl KafkaOptions {
@@ -50,12 +75,22 @@ impl KafkaOptions {
             create_topic: config.kafka().create_topics().then(TopicSpec::default),
             compatibility: config.schema_manager().compatibility(),
             metadata_timeout: Duration::from_secs(10),
+            resilient: !config.raise_on_error(),
+            startup_wait: Duration::from_secs(5),
+            max_held_events: config.kafka().queue_max_messages(),
+            retry_initial: Duration::from_millis(500),
+            retry_max: Duration::from_secs(30),
+            confirm_timeout: config.kafka().delivery_timeout(),
         }
     }
 }
 
 /// Publishes events to Kafka with schemas in a Schema Registry.
 pub struct KafkaBackend {
+    inner: Arc<BackendInner>,
+}
+
+struct BackendInner {
     /// `None` once closed. Sinks hold a `Weak`, so closing really releases an owned producer.
     producer: Mutex<Option<KafkaProducer>>,
     stats: Arc<DeliveryStats>,
@@ -64,15 +99,20 @@ pub struct KafkaBackend {
     options: KafkaOptions,
     admin_config: ClientConfig,
     owns_producer: bool,
+    /// Every sink created, to count and flush what they hold.
+    sinks: Mutex<Vec<Weak<KafkaSink>>>,
+    /// Set after a transient failure: later publishers skip the start-up wait.
+    degraded: AtomicBool,
+    closed: AtomicBool,
 }
 
 impl fmt::Debug for KafkaBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KafkaBackend")
-            .field("topic", &self.topic)
-            .field("registry", &self.registry.location())
-            .field("owns_producer", &self.owns_producer)
-            .field("options", &self.options)
+            .field("topic", &self.inner.topic)
+            .field("registry", &self.inner.registry.location())
+            .field("owns_producer", &self.inner.owns_producer)
+            .field("options", &self.inner.options)
             .finish_non_exhaustive()
     }
 }
@@ -83,12 +123,26 @@ fn admin_config(config: &MetricsConfig) -> ClientConfig {
         // Producer-only settings would make the admin client warn.
         if !matches!(
             key.as_str(),
-            "delivery.timeout.ms" | "queue.buffering.max.messages"
+            "delivery.timeout.ms" | "queue.buffering.max.messages" | "enable.idempotence"
         ) {
             admin.set(key, value);
         }
     }
     admin
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every value behind these mutexes stays consistent if a holder panicked.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The outcome of one attempt to make an event type publishable.
+enum Attempt {
+    Ready(u32),
+    /// May succeed later (outage, timeout).
+    Transient(EventError),
+    /// Will not change by waiting (missing topic, incompatible schema, closed).
+    Permanent(EventError),
 }
 
 impl KafkaBackend {
@@ -150,44 +204,79 @@ impl KafkaBackend {
         owns: bool,
     ) -> Self {
         Self {
-            stats: Arc::clone(producer.stats()),
-            producer: Mutex::new(Some(producer)),
-            registry,
-            topic: config.topic(),
-            options: KafkaOptions::from_config(config),
-            admin_config: admin_config(config),
-            owns_producer: owns,
+            inner: Arc::new(BackendInner {
+                stats: Arc::clone(producer.stats()),
+                producer: Mutex::new(Some(producer)),
+                registry,
+                topic: config.topic(),
+                options: KafkaOptions::from_config(config),
+                admin_config: admin_config(config),
+                owns_producer: owns,
+                sinks: Mutex::default(),
+                degraded: AtomicBool::new(false),
+                closed: AtomicBool::new(false),
+            }),
         }
     }
 
-    /// Replaces the options (topic creation, compatibility level, metadata timeout).
+    /// Replaces the options (topic creation, compatibility level, timeouts, buffering).
+    ///
+    /// # Panics
+    /// Never; but options only apply to a backend not yet shared (call it right after
+    /// construction), otherwise they are ignored with a warning.
     pub fn with_options(mut self, options: KafkaOptions) -> Self {
-        self.options = options;
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.options = options,
+            None => {
+                tracing::warn!("KafkaBackend::with_options called on a shared backend: ignored")
+            }
+        }
         self
     }
 
     /// Delivery counters.
     pub fn stats(&self) -> &Arc<DeliveryStats> {
-        &self.stats
+        &self.inner.stats
     }
 
     /// The Schema Registry the backend registers schemas in.
     pub fn registry(&self) -> &Arc<dyn SchemaRegistry> {
-        &self.registry
+        &self.inner.registry
     }
 
     /// The producer, until the backend is closed.
     pub fn producer(&self) -> Option<KafkaProducer> {
-        self.producer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.inner.producer()
+    }
+
+    /// Events held by publishers whose schema is not registered yet.
+    pub fn held_events(&self) -> u64 {
+        self.inner.held_events()
+    }
+}
+
+impl BackendInner {
+    fn producer(&self) -> Option<KafkaProducer> {
+        lock(&self.producer).clone()
     }
 
     fn open_producer(&self) -> Result<KafkaProducer, EventError> {
         self.producer().ok_or(EventError::Closed {
             name: String::new(),
         })
+    }
+
+    fn live_sinks(&self) -> Vec<Arc<KafkaSink>> {
+        let mut sinks = lock(&self.sinks);
+        sinks.retain(|sink| sink.strong_count() > 0);
+        sinks.iter().filter_map(Weak::upgrade).collect()
+    }
+
+    fn held_events(&self) -> u64 {
+        self.live_sinks()
+            .iter()
+            .map(|sink| sink.held() as u64)
+            .sum()
     }
 
     /// Checks the topic, creating it first when that is allowed (always on the embedded
@@ -211,6 +300,60 @@ impl KafkaBackend {
         };
         topic::create_topic(&producer, &self.admin_config, &topic, spec).await?;
         blocking(move || topic::await_topic(&producer, &topic, timeout)).await
+    }
+
+    /// One attempt: topic check, then schema registration.
+    async fn prepare(&self, event: &EventDescriptor) -> Attempt {
+        if self.closed.load(Ordering::Acquire) {
+            return Attempt::Permanent(EventError::Closed {
+                name: event.name.clone(),
+            });
+        }
+        match self.ensure_topic().await {
+            Ok(()) => {}
+            Err(error @ (EventError::Kafka { .. } | EventError::Enqueue { .. })) => {
+                return Attempt::Transient(error);
+            }
+            Err(error) => return Attempt::Permanent(error),
+        }
+        match self
+            .registry
+            .register_checked(&event.subject, &event.schema, self.options.compatibility)
+            .await
+        {
+            Ok(id) => Attempt::Ready(id),
+            Err(error) if error.is_transient() => {
+                Attempt::Transient(registry_error(&event.subject, error))
+            }
+            Err(error) => Attempt::Permanent(registry_error(&event.subject, error)),
+        }
+    }
+
+    /// Waits until nothing is held or in flight, or `timeout` passes.
+    fn flush_blocking(
+        &self,
+        producer: Option<&KafkaProducer>,
+        timeout: Duration,
+    ) -> DeliveryReport {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let held = self.held_events();
+            let in_flight = producer.map_or(0, KafkaProducer::in_flight);
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if held + in_flight == 0 || remaining.is_zero() {
+                return DeliveryReport {
+                    undelivered: held + in_flight,
+                };
+            }
+            let step = remaining.min(Duration::from_millis(100));
+            match producer {
+                Some(producer) if in_flight > 0 => {
+                    // Times out quietly: the loop decides when to stop.
+                    let _ = producer.producer().flush(step);
+                }
+                _ => std::thread::sleep(step),
+            }
+        }
     }
 }
 
@@ -239,9 +382,69 @@ fn registry_error(subject: &str, error: RegistryError) -> EventError {
     }
 }
 
+/// Retries registration until it succeeds, fails for good, or the backend closes.
+async fn register_in_background(
+    backend: Weak<BackendInner>,
+    sink: Weak<KafkaSink>,
+    event: EventDescriptor,
+) {
+    let Some(options) = backend.upgrade().map(|b| b.options.clone()) else {
+        return;
+    };
+    let mut delay = options.retry_initial;
+    let mut attempts = 1u32;
+    loop {
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(options.retry_max);
+        attempts += 1;
+        let (Some(backend), Some(sink)) = (backend.upgrade(), sink.upgrade()) else {
+            return;
+        };
+        if backend.closed.load(Ordering::Acquire) {
+            return;
+        }
+        match backend.prepare(&event).await {
+            Attempt::Ready(id) => {
+                backend.degraded.store(false, Ordering::Relaxed);
+                let sent = sink.become_ready(id);
+                tracing::info!(event = %event.name, subject = %event.subject, schema_id = id, attempts, sent, "registered event schema after retrying; held events sent");
+                return;
+            }
+            Attempt::Permanent(error) => {
+                tracing::error!(%error, event = %event.name, held = sink.held(), "event schema cannot be registered; its events will be dropped");
+                sink.fail(error.to_string());
+                return;
+            }
+            Attempt::Transient(error) => {
+                if let Some(suppressed) = sink.retry_log.should_log() {
+                    tracing::warn!(%error, event = %event.name, attempts, held = sink.held(), suppressed, retry_in = ?delay, "event schema not registered yet; retrying in the background");
+                }
+            }
+        }
+    }
+}
+
 impl EventBackend for KafkaBackend {
     fn initialize(&self) -> BoxFuture<'_, Result<(), EventError>> {
-        Box::pin(self.ensure_topic())
+        Box::pin(async move {
+            let inner = &self.inner;
+            // Resilient mode: an unreachable broker must not hold up the application's start.
+            let result = if inner.options.resilient {
+                tokio::time::timeout(inner.options.startup_wait, inner.ensure_topic())
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(EventError::Kafka {
+                            reason: format!("no answer within {:?}", inner.options.startup_wait),
+                        })
+                    })
+            } else {
+                inner.ensure_topic().await
+            };
+            if matches!(result, Err(EventError::Kafka { .. })) {
+                inner.degraded.store(true, Ordering::Relaxed);
+            }
+            result
+        })
     }
 
     fn create_sink(
@@ -250,49 +453,78 @@ impl EventBackend for KafkaBackend {
     ) -> BoxFuture<'_, Result<Arc<dyn EventSink>, EventError>> {
         let event = event.clone();
         Box::pin(async move {
-            self.ensure_topic().await?;
-            let schema_id = self
-                .registry
-                .register_checked(&event.subject, &event.schema, self.options.compatibility)
-                .await
-                .map_err(|error| registry_error(&event.subject, error))?;
-            tracing::debug!(event = %event.name, subject = %event.subject, schema_id, "registered event schema");
-            let producer = self.open_producer()?;
-            Ok(Arc::new(KafkaSink {
-                name: event.name,
-                topic: event.topic.to_string(),
-                header: frame_header(schema_id),
-                schema_id,
-                producer: Arc::downgrade(&producer.inner),
-                stats: Arc::clone(&self.stats),
-            }) as Arc<dyn EventSink>)
+            let inner = &self.inner;
+            let producer = inner.open_producer()?;
+            let sink = KafkaSink::new(&event, &producer, inner);
+            let first = if inner.options.resilient {
+                if inner.degraded.load(Ordering::Relaxed) {
+                    Attempt::Transient(EventError::Kafka {
+                        reason: "the broker was unreachable earlier".into(),
+                    })
+                } else {
+                    tokio::time::timeout(inner.options.startup_wait, inner.prepare(&event))
+                        .await
+                        .unwrap_or_else(|_| {
+                            Attempt::Transient(EventError::Kafka {
+                                reason: format!(
+                                    "no answer within {:?}",
+                                    inner.options.startup_wait
+                                ),
+                            })
+                        })
+                }
+            } else {
+                inner.prepare(&event).await
+            };
+            match first {
+                Attempt::Ready(id) => {
+                    sink.become_ready(id);
+                    tracing::debug!(event = %event.name, subject = %event.subject, schema_id = id, "registered event schema");
+                }
+                Attempt::Permanent(error) => return Err(error),
+                Attempt::Transient(error) if !inner.options.resilient => return Err(error),
+                Attempt::Transient(error) => {
+                    inner.degraded.store(true, Ordering::Relaxed);
+                    tracing::warn!(%error, event = %event.name, "event schema not registered yet: events are held and registration continues in the background");
+                    tokio::spawn(register_in_background(
+                        Arc::downgrade(inner),
+                        Arc::downgrade(&sink),
+                        event,
+                    ));
+                }
+            }
+            lock(&inner.sinks).push(Arc::downgrade(&sink));
+            Ok(sink as Arc<dyn EventSink>)
         })
     }
 
     fn flush(&self, timeout: Duration) -> BoxFuture<'_, Result<DeliveryReport, EventError>> {
-        let producer = self.producer();
+        let inner = Arc::clone(&self.inner);
         Box::pin(async move {
-            let Some(producer) = producer else {
-                return Ok(DeliveryReport::default());
-            };
-            blocking(move || Ok(flush(&producer, timeout))).await
+            blocking(move || {
+                let producer = inner.producer();
+                Ok(inner.flush_blocking(producer.as_ref(), timeout))
+            })
+            .await
         })
     }
 
     fn close(&self, timeout: Duration) -> BoxFuture<'_, Result<DeliveryReport, EventError>> {
-        let producer = self
-            .producer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        let owned = self.owns_producer;
+        let inner = Arc::clone(&self.inner);
         Box::pin(async move {
-            let Some(producer) = producer else {
-                return Ok(DeliveryReport::default());
-            };
             blocking(move || {
-                let report = flush(&producer, timeout);
-                if owned {
+                let producer = inner.producer();
+                let report = inner.flush_blocking(producer.as_ref(), timeout);
+                // Stop background registration; what is still held is undelivered, and
+                // confirmed publishes waiting for a schema id are told so.
+                inner.closed.store(true, Ordering::Release);
+                for sink in inner.live_sinks() {
+                    if sink.state.load(Ordering::Acquire) == PENDING {
+                        sink.fail("the manager closed before the schema was registered".to_owned());
+                    }
+                }
+                let producer = lock(&inner.producer).take();
+                if inner.owns_producer {
                     // Dropping the last handle stops the polling thread and closes the
                     // connections; a producer handed in by the application stays open.
                     drop(producer);
@@ -304,29 +536,36 @@ impl EventBackend for KafkaBackend {
     }
 }
 
-fn flush(producer: &KafkaProducer, timeout: Duration) -> DeliveryReport {
-    if let Err(error) = producer.producer().flush(timeout) {
-        tracing::debug!(%error, "flush did not complete");
-    }
-    DeliveryReport {
-        undelivered: producer.in_flight(),
-    }
-}
-
 /// The Confluent framing header: magic byte, then the schema id as a big-endian u32.
 pub fn frame_header(schema_id: u32) -> [u8; 5] {
     let id = schema_id.to_be_bytes();
     [MAGIC_BYTE, id[0], id[1], id[2], id[3]]
 }
 
-/// The sink of one event type: a pre-built topic and framing header.
+const PENDING: u8 = 0;
+const READY: u8 = 1;
+const FAILED: u8 = 2;
+
+/// The sink of one event type: a pre-built topic, the schema id once known, and the
+/// events held until then.
 struct KafkaSink {
     name: String,
     topic: String,
-    header: [u8; 5],
-    schema_id: u32,
+    state: AtomicU8,
+    schema_id: AtomicU32,
+    /// Avro bodies (metadata + payload, unframed) published before the schema id was known.
+    held: Mutex<VecDeque<Vec<u8>>>,
+    max_held: usize,
+    /// Changes when the sink leaves `PENDING`; confirmed publishes wait on it.
+    settled: watch::Sender<u8>,
+    failure: OnceLock<String>,
     producer: Weak<EventProducer>,
     stats: Arc<DeliveryStats>,
+    retry_log: metrics_core::log_limit::LogLimiter,
+    /// How long a confirmed publish waits for the schema id.
+    confirm_timeout: Duration,
+    /// This sink, for the futures of confirmed publishes.
+    me: Weak<KafkaSink>,
 }
 
 impl fmt::Debug for KafkaSink {
@@ -334,12 +573,79 @@ impl fmt::Debug for KafkaSink {
         f.debug_struct("KafkaSink")
             .field("name", &self.name)
             .field("topic", &self.topic)
-            .field("schema_id", &self.schema_id)
+            .field("state", &self.state.load(Ordering::Relaxed))
+            .field("schema_id", &self.schema_id.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
 }
 
 impl KafkaSink {
+    fn new(event: &EventDescriptor, producer: &KafkaProducer, inner: &BackendInner) -> Arc<Self> {
+        Arc::new_cyclic(|me| Self {
+            name: event.name.clone(),
+            topic: event.topic.to_string(),
+            state: AtomicU8::new(PENDING),
+            schema_id: AtomicU32::new(0),
+            held: Mutex::default(),
+            max_held: inner.options.max_held_events,
+            settled: watch::Sender::new(PENDING),
+            failure: OnceLock::new(),
+            producer: Arc::downgrade(&producer.inner),
+            stats: Arc::clone(&inner.stats),
+            retry_log: metrics_core::log_limit::LogLimiter::new(Duration::from_secs(60)),
+            confirm_timeout: inner.options.confirm_timeout,
+            me: me.clone(),
+        })
+    }
+
+    fn held(&self) -> usize {
+        if self.state.load(Ordering::Acquire) == PENDING {
+            lock(&self.held).len()
+        } else {
+            0
+        }
+    }
+
+    /// The schema id is known: send what was held, in order, then publish directly.
+    /// Returns how many held events were queued.
+    fn become_ready(&self, schema_id: u32) -> usize {
+        let mut held = lock(&self.held);
+        self.schema_id.store(schema_id, Ordering::Relaxed);
+        let mut sent = 0;
+        for body in held.drain(..) {
+            if self.enqueue_body(&body, 0).is_ok() {
+                sent += 1;
+            }
+        }
+        self.state.store(READY, Ordering::Release);
+        drop(held);
+        self.settled.send_replace(READY);
+        sent
+    }
+
+    /// Registration failed for good: drop and count what is held, and all later events.
+    fn fail(&self, reason: String) {
+        let mut held = lock(&self.held);
+        let _ = self.failure.set(reason);
+        for _ in held.drain(..) {
+            self.stats.count_dropped();
+        }
+        self.state.store(FAILED, Ordering::Release);
+        drop(held);
+        self.settled.send_replace(FAILED);
+    }
+
+    fn failed_error(&self) -> EventError {
+        self.stats.count_dropped();
+        EventError::Enqueue {
+            name: self.name.clone(),
+            reason: format!(
+                "its schema could not be registered: {}",
+                self.failure.get().map_or("unknown", String::as_str)
+            ),
+        }
+    }
+
     fn enqueue_error(&self, error: &KafkaError) -> EventError {
         let reason = match error.rdkafka_error_code() {
             Some(RDKafkaErrorCode::QueueFull) => {
@@ -353,8 +659,13 @@ impl KafkaSink {
         }
     }
 
-    /// Frames and enqueues one event with `waiter` as its delivery opaque.
-    fn enqueue(&self, event: &dyn OutgoingEvent, waiter: usize) -> Result<(), EventError> {
+    /// Frames `write`'s Avro body with the schema id and enqueues it with `waiter` as its
+    /// delivery opaque. Only called once the sink is ready.
+    fn enqueue_with(
+        &self,
+        waiter: usize,
+        write: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<(), EventError> {
         let Some(producer) = self.producer.upgrade() else {
             self.stats.count_dropped();
             return Err(EventError::Closed {
@@ -363,8 +674,8 @@ impl KafkaSink {
         };
         FRAME.with_borrow_mut(|frame| {
             frame.clear();
-            frame.extend_from_slice(&self.header);
-            event.encode_avro(frame);
+            frame.extend_from_slice(&frame_header(self.schema_id.load(Ordering::Relaxed)));
+            write(frame);
             let record = BaseRecord::<(), [u8], usize>::with_opaque_to(&self.topic, waiter)
                 .payload(frame.as_slice());
             match producer.send(record) {
@@ -379,11 +690,47 @@ impl KafkaSink {
             }
         })
     }
+
+    fn enqueue_body(&self, body: &[u8], waiter: usize) -> Result<(), EventError> {
+        self.enqueue_with(waiter, |frame| frame.extend_from_slice(body))
+    }
+
+    /// Holds an event while the schema id is unknown; `Ok(false)` if the sink became ready
+    /// meanwhile (the caller then sends it directly).
+    fn hold(&self, event: &dyn OutgoingEvent) -> Result<bool, EventError> {
+        let mut held = lock(&self.held);
+        match self.state.load(Ordering::Acquire) {
+            READY => return Ok(false),
+            FAILED => return Err(self.failed_error()),
+            _ => {}
+        }
+        if held.len() >= self.max_held {
+            self.stats.count_dropped();
+            return Err(EventError::Enqueue {
+                name: self.name.clone(),
+                reason: format!(
+                    "{} events are already held while the schema registration is retried; the registry or broker has been unreachable too long",
+                    held.len()
+                ),
+            });
+        }
+        let mut body = Vec::with_capacity(128);
+        event.encode_avro(&mut body);
+        held.push_back(body);
+        Ok(true)
+    }
 }
 
 impl EventSink for KafkaSink {
     fn send(&self, event: &dyn OutgoingEvent) -> Result<(), EventError> {
-        self.enqueue(event, 0)
+        match self.state.load(Ordering::Acquire) {
+            READY => self.enqueue_with(0, |frame| event.encode_avro(frame)),
+            FAILED => Err(self.failed_error()),
+            _ => match self.hold(event)? {
+                true => Ok(()),
+                false => self.enqueue_with(0, |frame| event.encode_avro(frame)),
+            },
+        }
     }
 
     fn send_confirmed(
@@ -391,16 +738,48 @@ impl EventSink for KafkaSink {
         event: &dyn OutgoingEvent,
     ) -> BoxFuture<'static, Result<(), EventError>> {
         let name = self.name.clone();
-        let Some(producer) = self.producer.upgrade() else {
+        let Some(this) = self.me.upgrade() else {
             return Box::pin(async move { Err(EventError::Closed { name }) });
         };
-        let (sender, receiver) = oneshot::channel();
-        let waiter = producer.context().add_waiter(sender);
-        if let Err(error) = self.enqueue(event, waiter) {
-            producer.context().remove_waiter(waiter);
-            return Box::pin(async move { Err(error) });
-        }
+        // Encode now: the future must not borrow the event.
+        let mut body = Vec::with_capacity(128);
+        event.encode_avro(&mut body);
+        let mut settled = self.settled.subscribe();
         Box::pin(async move {
+            // Wait (bounded) for the schema id if registration is still being retried.
+            // Map the guard away at once: it must not be held across the awaits below.
+            let wait = tokio::time::timeout(
+                this.confirm_timeout,
+                settled.wait_for(|state| *state != PENDING),
+            )
+            .await
+            .map(|settled| settled.map(|_| ()));
+            match wait {
+                Ok(Ok(_)) => {}
+                Ok(Err(_)) => return Err(EventError::Closed { name }),
+                Err(_) => {
+                    return Err(EventError::Delivery {
+                        name,
+                        reason: format!(
+                            "the schema was not registered within {:?}",
+                            this.confirm_timeout
+                        ),
+                    });
+                }
+            }
+            if this.state.load(Ordering::Acquire) == FAILED {
+                return Err(this.failed_error());
+            }
+            let Some(producer) = this.producer.upgrade() else {
+                return Err(EventError::Closed { name });
+            };
+            let (sender, receiver) = oneshot::channel();
+            let waiter = producer.context().add_waiter(sender);
+            if let Err(error) = this.enqueue_body(&body, waiter) {
+                producer.context().remove_waiter(waiter);
+                return Err(error);
+            }
+            drop(producer);
             match receiver.await {
                 Ok(Ok(_)) => Ok(()),
                 Ok(Err(reason)) => Err(EventError::Delivery { name, reason }),

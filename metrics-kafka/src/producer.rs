@@ -12,7 +12,7 @@ use metrics_core::log_limit::LogLimiter;
 use rdkafka::ClientContext;
 use rdkafka::client::Client;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use tokio::sync::oneshot;
 
@@ -61,6 +61,10 @@ pub struct MetricsProducerContext {
     waiters: Mutex<HashMap<usize, DeliveryWaiter>>,
     next_waiter: AtomicU64,
     failures: LogLimiter,
+    client_logs: LogLimiter,
+    /// librdkafka's last client-level error (TLS handshake, authentication, transport),
+    /// quoted in errors that would otherwise only say "transport failure".
+    last_error: Mutex<Option<String>>,
 }
 
 impl MetricsProducerContext {
@@ -70,6 +74,8 @@ impl MetricsProducerContext {
             waiters: Mutex::default(),
             next_waiter: AtomicU64::new(1),
             failures: LogLimiter::new(backoff),
+            client_logs: LogLimiter::new(backoff),
+            last_error: Mutex::default(),
         }
     }
 
@@ -108,11 +114,13 @@ impl ClientContext for MetricsProducerContext {
             RDKafkaLogLevel::Emerg
             | RDKafkaLogLevel::Alert
             | RDKafkaLogLevel::Critical
-            | RDKafkaLogLevel::Error => {
-                tracing::error!(target: "librdkafka", facility = fac, "{log_message}")
-            }
-            RDKafkaLogLevel::Warning => {
-                tracing::warn!(target: "librdkafka", facility = fac, "{log_message}")
+            | RDKafkaLogLevel::Error
+            | RDKafkaLogLevel::Warning => {
+                // Connection failures repeat every few seconds during an outage: at most one
+                // line per backoff interval, with the count of those left out.
+                if let Some(suppressed) = self.client_logs.should_log() {
+                    tracing::warn!(target: "librdkafka", facility = fac, suppressed, "{log_message}");
+                }
             }
             RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
                 tracing::info!(target: "librdkafka", facility = fac, "{log_message}")
@@ -124,6 +132,13 @@ impl ClientContext for MetricsProducerContext {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
+        // "All brokers down" follows the error that says why (TLS, SASL): keep the latter.
+        if !matches!(error, KafkaError::Global(RDKafkaErrorCode::AllBrokersDown)) {
+            *self
+                .last_error
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(format!("{error}: {reason}"));
+        }
         // Connection errors repeat every few seconds while a broker is down.
         if let Some(suppressed) = self.failures.should_log() {
             tracing::warn!(target: "librdkafka", %error, reason, suppressed, "kafka client error");
@@ -192,6 +207,8 @@ fn base_properties(client_id: &str) -> BTreeMap<String, String> {
         // that allow it, and the topic check would never fail.
         ("allow.auto.create.topics".to_owned(), "false".to_owned()),
         ("client.id".to_owned(), client_id.to_owned()),
+        // Retries after an outage must not duplicate events.
+        ("enable.idempotence".to_owned(), "true".to_owned()),
     ])
 }
 
@@ -246,6 +263,16 @@ impl KafkaProducer {
         self.client()
             .mock_cluster()
             .map(|cluster| cluster.bootstrap_servers())
+    }
+
+    /// librdkafka's last client-level error (TLS, authentication, transport), if any.
+    pub fn last_client_error(&self) -> Option<String> {
+        self.inner
+            .context()
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Events queued but not yet acknowledged or failed.

@@ -45,8 +45,10 @@ pub(crate) fn topic_state(
 ) -> Result<TopicState, EventError> {
     let metadata = producer.client().fetch_metadata(Some(topic), timeout).map_err(|error| EventError::Kafka {
         reason: format!(
-            "cannot read metadata of topic {topic:?} within {}: {error}; check KAFKA_BOOTSTRAP_SERVERS and that the broker is reachable",
-            humantime::format_duration(timeout)
+            "cannot read metadata of topic {topic:?} within {}: {error}{}; check KAFKA_BOOTSTRAP_SERVERS, \
+             that the broker is reachable, and the TLS/SASL settings",
+            humantime::format_duration(timeout),
+            producer.last_client_error().map(|last| format!(" (the client reported: {last})")).unwrap_or_default(),
         ),
     })?;
     let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) else {

@@ -226,3 +226,21 @@ pub enum RegistryError {
         reason: String,
     },
 }
+
+impl RegistryError {
+    /// Whether the same request may succeed later (an outage, a timeout, rate limiting, a
+    /// proxy's error page), as opposed to an answer that will not change (an incompatible
+    /// or invalid schema, bad credentials, a bad URL).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Server { .. }
+            | Self::Timeout { .. }
+            | Self::Connect { .. }
+            | Self::Request { .. } => true,
+            Self::NonJsonBody { status, .. } | Self::Status { status, .. } => {
+                *status == 429 || *status >= 500
+            }
+            _ => false,
+        }
+    }
+}
