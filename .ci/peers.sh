@@ -9,6 +9,8 @@
 #                                 write and print $PEERS_DIR/env
 #   .ci/peers.sh stop             stop both by their saved PIDs (idempotent)
 #   .ci/peers.sh restart-broker   restart Tansu only, on the same port (memory storage: empty)
+#   .ci/peers.sh stop-broker      stop Tansu only, keeping its port (outage tests)
+#   .ci/peers.sh start-broker     start Tansu again on its saved port
 #   .ci/peers.sh status           show what runs and the env file
 #
 # Then:  . "${PEERS_DIR:-$HOME/.cache/app-metrics/peers}/env"
@@ -285,18 +287,34 @@ cmd_stop() {
   log "stopped"
 }
 
-cmd_restart_broker() {
-  local port i
+saved_broker_port() {
   [ -s "$(portfile tansu)" ] || die "no saved Tansu port in $PEERS_DIR: run .ci/peers.sh start first"
-  port="$(cat "$(portfile tansu)")"
+  cat "$(portfile tansu)"
+}
+
+# Stops Tansu only, keeping its port for start-broker (outage tests).
+cmd_stop_broker() {
+  local port i
+  port="$(saved_broker_port)"
   stop_one tansu
   # The old listener is gone once the process is; allow the kernel a moment (bounded).
   for ((i = 0; i < 20; i++)); do
     tcp_open "$port" || break
     sleep 0.25
   done
+}
+
+# Starts Tansu again on its saved port (memory storage: it comes back empty).
+cmd_start_broker() {
+  local port
+  port="$(saved_broker_port)"
   start_tansu "$port"
   wait_ready tansu "$port"
+}
+
+cmd_restart_broker() {
+  cmd_stop_broker
+  cmd_start_broker
 }
 
 cmd_status() {
@@ -313,7 +331,7 @@ cmd_status() {
 }
 
 usage() {
-  sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2
 }
 
 case "${1:-}" in
@@ -321,6 +339,8 @@ case "${1:-}" in
   start) cmd_start ;;
   stop) cmd_stop ;;
   restart-broker) cmd_restart_broker ;;
+  stop-broker) cmd_stop_broker ;;
+  start-broker) cmd_start_broker ;;
   status) cmd_status ;;
   -h|--help|help) usage ;;
   *) usage; exit 2 ;;

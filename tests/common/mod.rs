@@ -82,4 +82,6 @@ pub struct Everything {
 
 pub const NAMESPACE: &str = "lsst.square.metrics.events.testapp";
 
+pub mod peers;
+pub mod procs;
 pub mod roundtrip;

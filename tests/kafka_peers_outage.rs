@@ -1,0 +1,103 @@
+//! A real broker outage: Tansu is stopped mid-stream and started again; events published
+//! while it was down are delivered once it is back. Its own test binary, because stopping
+//! the broker would disturb the other peer tests running in parallel.
+//!
+//! Tansu's memory storage starts empty after a restart, so the test counts what arrives
+//! after the restart: exactly the events published during the outage.
+//!
+//! This test turns idempotence off. A restarted Tansu has also forgotten the producer ids
+//! it handed out, so an idempotent producer's queued batches stall on an unknown producer
+//! id until the delivery timeout. Real Kafka keeps producer state in its log across
+//! restarts; the mock-cluster outage test (`tests/resilience.rs`) covers idempotent
+//! delivery across an outage, each of 10,000 events exactly once.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use app_metrics::kafka::consumer::split_frame;
+use app_metrics::kafka::rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use app_metrics::kafka::rdkafka::client::DefaultClientContext;
+use app_metrics::kafka::rdkafka::config::ClientConfig;
+use app_metrics::kafka::{EventConsumer, KafkaBackend};
+use app_metrics::{EventManager, EventPublisher, MetricsConfig};
+use common::QueryEvent;
+use common::peers::{peers, peers_script, unique_app};
+use common::roundtrip::{self, TIMEOUT};
+
+#[tokio::test]
+async fn events_published_while_the_broker_is_down_are_delivered_after_it_returns() {
+    let Some(peers) =
+        peers("events_published_while_the_broker_is_down_are_delivered_after_it_returns")
+    else {
+        return;
+    };
+    let config = MetricsConfig::builder(unique_app("outage"))
+        .bootstrap_servers([peers.kafka.as_str()])
+        .registry_url(peers.registry.as_str())
+        .create_topics(true)
+        // See the module doc: Tansu forgets producer ids on restart.
+        .kafka_property("enable.idempotence", "false")
+        .build()
+        .expect("valid config");
+    let backend = Arc::new(KafkaBackend::from_config(&config).unwrap());
+    let manager = EventManager::with_backend(&config, Arc::clone(&backend) as _);
+    manager.initialize().await.unwrap();
+    let queries: EventPublisher<QueryEvent> = manager.create_publisher("query").await.unwrap();
+    for i in 0..20 {
+        queries.publish(roundtrip::query(i)).unwrap();
+    }
+    assert_eq!(manager.flush(TIMEOUT).await.unwrap().undelivered, 0);
+
+    tokio::task::spawn_blocking(|| peers_script("stop-broker"))
+        .await
+        .unwrap();
+    let mut during_outage = HashSet::new();
+    for i in 0..300 {
+        let meta = queries
+            .publish(roundtrip::query(i))
+            .expect("resilient: never fails while the broker is down");
+        during_outage.insert(meta.id().to_string());
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    tokio::task::spawn_blocking(|| peers_script("start-broker"))
+        .await
+        .unwrap();
+
+    // The restarted broker is empty: the topic comes back as operators would re-create it.
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &peers.kafka)
+        .create()
+        .unwrap();
+    let topic = config.topic();
+    admin
+        .create_topics(
+            [&NewTopic::new(&topic, 1, TopicReplication::Fixed(1))],
+            &AdminOptions::new(),
+        )
+        .await
+        .expect("create topic after restart");
+
+    let report = manager.flush(TIMEOUT).await.unwrap();
+    assert_eq!(
+        report.undelivered, 0,
+        "everything queued during the outage was delivered"
+    );
+    let properties = [("bootstrap.servers".to_owned(), peers.kafka.clone())]
+        .into_iter()
+        .collect();
+    let consumer = EventConsumer::new(&properties, Arc::clone(backend.registry())).unwrap();
+    let messages = consumer.read_to_end(&topic, TIMEOUT).await.unwrap();
+    let arrived: Vec<String> = messages
+        .iter()
+        .map(|m| {
+            let (_, body) = split_frame(&m.payload).unwrap();
+            String::from_utf8(body[1..37].to_vec()).unwrap()
+        })
+        .collect();
+    assert_eq!(arrived.len(), 300, "each event of the outage exactly once");
+    assert_eq!(arrived.into_iter().collect::<HashSet<_>>(), during_outage);
+    manager.close(TIMEOUT).await.unwrap();
+}
