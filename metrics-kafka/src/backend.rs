@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use metrics_core::backend::BoxFuture;
 use metrics_core::config::{CompatibilityLevel, MetricsConfig};
+use metrics_core::log_limit::LogLimiter;
 use metrics_core::{
     DeliveryReport, EventBackend, EventDescriptor, EventError, EventSink, OutgoingEvent,
 };
@@ -66,6 +67,9 @@ pub struct KafkaOptions {
     /// How long a confirmed publish waits for a schema registration still being retried
     /// (the delivery timeout, `KAFKA_DELIVERY_TIMEOUT`).
     pub confirm_timeout: Duration,
+    /// At most one log line per this interval for a recurring problem
+    /// (`METRICS_BACKOFF_INTERVAL`).
+    pub log_interval: Duration,
 }
 
 impl KafkaOptions {
@@ -81,6 +85,7 @@ impl KafkaOptions {
             retry_initial: Duration::from_millis(500),
             retry_max: Duration::from_secs(30),
             confirm_timeout: config.kafka().delivery_timeout(),
+            log_interval: config.backoff_interval(),
         }
     }
 }
@@ -221,9 +226,8 @@ impl KafkaBackend {
 
     /// Replaces the options (topic creation, compatibility level, timeouts, buffering).
     ///
-    /// # Panics
-    /// Never; but options only apply to a backend not yet shared (call it right after
-    /// construction), otherwise they are ignored with a warning.
+    /// Call it right after construction: on a backend already shared (cloned into a
+    /// manager) the options are ignored, with a warning.
     pub fn with_options(mut self, options: KafkaOptions) -> Self {
         match Arc::get_mut(&mut self.inner) {
             Some(inner) => inner.options = options,
@@ -561,7 +565,7 @@ struct KafkaSink {
     failure: OnceLock<String>,
     producer: Weak<EventProducer>,
     stats: Arc<DeliveryStats>,
-    retry_log: metrics_core::log_limit::LogLimiter,
+    retry_log: LogLimiter,
     /// How long a confirmed publish waits for the schema id.
     confirm_timeout: Duration,
     /// This sink, for the futures of confirmed publishes.
@@ -592,7 +596,7 @@ impl KafkaSink {
             failure: OnceLock::new(),
             producer: Arc::downgrade(&producer.inner),
             stats: Arc::clone(&inner.stats),
-            retry_log: metrics_core::log_limit::LogLimiter::new(Duration::from_secs(60)),
+            retry_log: LogLimiter::new(inner.options.log_interval),
             confirm_timeout: inner.options.confirm_timeout,
             me: me.clone(),
         })
