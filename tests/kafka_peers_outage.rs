@@ -3,7 +3,8 @@
 //! the broker would disturb the other peer tests running in parallel.
 //!
 //! Tansu's memory storage starts empty after a restart, so the test counts what arrives
-//! after the restart: exactly the events published during the outage.
+//! after the restart: exactly the events published during the outage. The test re-creates
+//! the topic right after the restart, before the producer reconnects (see below).
 //!
 //! This test turns idempotence off. A restarted Tansu has also forgotten the producer ids
 //! it handed out, so an idempotent producer's queued batches stall on an unknown producer
@@ -40,6 +41,12 @@ async fn events_published_while_the_broker_is_down_are_delivered_after_it_return
         .create_topics(true)
         // See the module doc: Tansu forgets producer ids on restart.
         .kafka_property("enable.idempotence", "false")
+        // ... and its topics, and it acknowledges (and discards) produce requests for a
+        // topic it does not have. Real Kafka answers UNKNOWN_TOPIC_OR_PARTITION and the
+        // client retries; here the topic must exist again before the producer reconnects,
+        // so the producer waits at least 3 s before reconnecting.
+        .kafka_property("reconnect.backoff.ms", "3000")
+        .kafka_property("reconnect.backoff.max.ms", "5000")
         .build()
         .expect("valid config");
     let backend = Arc::new(KafkaBackend::from_config(&config).unwrap());
@@ -54,6 +61,17 @@ async fn events_published_while_the_broker_is_down_are_delivered_after_it_return
     tokio::task::spawn_blocking(|| peers_script("stop-broker"))
         .await
         .unwrap();
+    // The outage starts when the client has seen the broker go: a stopping broker can still
+    // answer on an open connection, and events it acknowledged would vanish with it.
+    let producer = backend.producer().expect("open producer");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while producer.last_client_error().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the client never noticed the broker stopping"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let mut during_outage = HashSet::new();
     for i in 0..300 {
         let meta = queries
@@ -65,25 +83,35 @@ async fn events_published_while_the_broker_is_down_are_delivered_after_it_return
     tokio::task::spawn_blocking(|| peers_script("start-broker"))
         .await
         .unwrap();
-
-    // The restarted broker is empty: the topic comes back as operators would re-create it.
+    // The restarted broker is empty: re-create the topic, as operators would.
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", &peers.kafka)
         .create()
         .unwrap();
-    let topic = config.topic();
     admin
         .create_topics(
-            [&NewTopic::new(&topic, 1, TopicReplication::Fixed(1))],
+            [&NewTopic::new(
+                &config.topic(),
+                1,
+                TopicReplication::Fixed(1),
+            )],
             &AdminOptions::new(),
         )
         .await
         .expect("create topic after restart");
 
+    let topic = config.topic();
     let report = manager.flush(TIMEOUT).await.unwrap();
     assert_eq!(
         report.undelivered, 0,
         "everything queued during the outage was delivered"
+    );
+    let stats = backend.stats();
+    assert_eq!(
+        (stats.delivered(), stats.failed(), stats.dropped()),
+        (320, 0, 0),
+        "delivered, failed, dropped (last client error: {:?})",
+        backend.producer().and_then(|p| p.last_client_error())
     );
     let properties = [("bootstrap.servers".to_owned(), peers.kafka.clone())]
         .into_iter()

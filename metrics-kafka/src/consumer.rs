@@ -260,21 +260,33 @@ fn read_blocking(
         reason: error.to_string(),
     };
     let deadline = Instant::now() + timeout;
-    let metadata = consumer
-        .fetch_metadata(Some(topic), timeout)
-        .map_err(kafka)?;
-    let partitions: Vec<i32> = metadata
-        .topics()
-        .iter()
-        .filter(|t| t.name() == topic)
-        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-        .collect();
-    if partitions.is_empty() {
-        return Err(ConsumeError::Kafka {
-            topic: topic.to_owned(),
-            reason: "the topic has no partitions".into(),
-        });
-    }
+    // A topic just created (or auto-created) may show no partitions for a moment: ask
+    // again until it does, within the timeout.
+    let partitions = loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let metadata = consumer
+            .fetch_metadata(Some(topic), remaining.max(Duration::from_millis(100)))
+            .map_err(kafka)?;
+        let partitions: Vec<i32> = metadata
+            .topics()
+            .iter()
+            .filter(|t| t.name() == topic)
+            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+            .collect();
+        if !partitions.is_empty() {
+            break partitions;
+        }
+        if Instant::now() >= deadline {
+            return Err(ConsumeError::Kafka {
+                topic: topic.to_owned(),
+                reason: format!(
+                    "the topic has no partitions (waited {})",
+                    humantime::format_duration(timeout)
+                ),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
     let mut assignment = TopicPartitionList::new();
     for partition in &partitions {
         assignment
