@@ -119,3 +119,17 @@ pub fn encode_apache(
         .write_ser(buf, &SerdeQueryEvent::new(meta, event))
         .expect("apache-avro encodes the event");
 }
+
+/// Encodes the sample with both encoders, checks the bytes are identical, and returns
+/// their length: run before timing anything.
+pub fn assert_identical(
+    writer: &GenericDatumWriter<'_>,
+    meta: &EventMetadata,
+    event: &QueryEvent,
+) -> usize {
+    let (mut ours, mut theirs) = (Vec::with_capacity(256), Vec::with_capacity(256));
+    encode_ours(&mut ours, meta, event);
+    encode_apache(writer, &mut theirs, meta, event);
+    assert_eq!(ours, theirs, "both encoders must produce the same bytes");
+    ours.len()
+}

@@ -545,20 +545,6 @@ impl SecurityProtocol {
     }
 }
 
-impl FromStr for SecurityProtocol {
-    type Err = ParseEnumError;
-    /// Case-insensitive; `-` may replace `_`.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse_choice(s)
-    }
-}
-
-impl fmt::Display for SecurityProtocol {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_env())
-    }
-}
-
 /// The SASL mechanism (`KAFKA_SASL_MECHANISM`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SaslMechanism {
@@ -582,20 +568,6 @@ impl SaslMechanism {
     /// librdkafka's spelling for `sasl.mechanism`: `PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512`.
     pub fn as_librdkafka(&self) -> &'static str {
         self.env_name()
-    }
-}
-
-impl FromStr for SaslMechanism {
-    type Err = ParseEnumError;
-    /// Case-insensitive; `_` may replace `-`.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse_choice(s)
-    }
-}
-
-impl fmt::Display for SaslMechanism {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_librdkafka())
     }
 }
 
@@ -663,19 +635,26 @@ impl CompatibilityLevel {
     }
 }
 
-impl FromStr for CompatibilityLevel {
-    type Err = ParseEnumError;
-    /// Case-insensitive; `-` may replace `_`.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse_choice(s)
-    }
+/// `FromStr` (case-insensitive, `-` and `_` interchangeable) and `Display` (the
+/// environment spelling) for the enumerated settings, from their [`Choice`] table.
+macro_rules! choice_traits {
+    ($($ty:ty),+) => {$(
+        impl FromStr for $ty {
+            type Err = ParseEnumError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::parse_choice(s)
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.env_name())
+            }
+        }
+    )+};
 }
 
-impl fmt::Display for CompatibilityLevel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+choice_traits!(SecurityProtocol, SaslMechanism, CompatibilityLevel);
 
 /// Which event backend the configuration selects (see [`MetricsConfig::backend`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
