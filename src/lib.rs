@@ -29,20 +29,55 @@
 //! assert!(schema.contains(r#""name":"type","type":{"type":"enum","name":"QueryType""#));
 //! # Ok::<(), app_metrics::InvalidNameError>(())
 //! ```
+//!
+//! `docs/architecture.md` maps the crates and follows one event through them.
 
 // Lets the derives' generated `::app_metrics::...` paths resolve in this package's own
 // tests and examples.
 extern crate self as app_metrics;
 
+pub mod config;
+
+pub use config::Config;
 pub use metrics_core::*;
 
-/// The Kafka backend: producer, Schema Registry clients, consumer, embedded stack.
+/// The Kafka backend: settings, producer, Schema Registry clients, consumer, embedded stack.
 #[cfg(feature = "kafka")]
 pub use metrics_kafka as kafka;
 
-/// The event manager the configuration selects, in Safir's order (Mock, Noop, Kafka).
+/// The event manager the settings select, in Safir's order: Mock
+/// (`METRICS_ENABLED=false`, `METRICS_MOCK=true`), Noop (`METRICS_ENABLED=false`), else
+/// Kafka (the embedded development stack when `KAFKA_BOOTSTRAP_SERVERS` is unset).
+///
+/// # Errors
+///
+/// For the Kafka backend: a configuration problem, a registry client that cannot be set
+/// up, or a producer the Kafka client refuses.
 #[cfg(feature = "kafka")]
-pub use metrics_kafka::make_manager;
+pub fn make_manager(config: &Config) -> Result<EventManager, EventError> {
+    metrics_kafka::make_manager(&config.metrics, &config.kafka, &config.registry)
+}
+
+/// The event manager the settings select: Mock (`METRICS_ENABLED=false`,
+/// `METRICS_MOCK=true`) or Noop (`METRICS_ENABLED=false`).
+///
+/// # Errors
+///
+/// [`EventError::Config`] when metrics are enabled: this build has no Kafka backend
+/// (enable the `kafka` feature).
+#[cfg(not(feature = "kafka"))]
+pub fn make_manager(config: &Config) -> Result<EventManager, EventError> {
+    match config.metrics.backend() {
+        config::BackendKind::Mock => Ok(EventManager::mock(&config.metrics)),
+        config::BackendKind::Noop => Ok(EventManager::noop(&config.metrics)),
+        config::BackendKind::Kafka => Err(ConfigError::invalid(
+            &config::metrics_vars::ENABLED,
+            "is true, but this build of app-metrics has no Kafka backend: enable the `kafka` \
+             feature, or set METRICS_ENABLED=false",
+        )
+        .into()),
+    }
+}
 
 /// Compiles and runs the README's Rust code blocks as doctests.
 #[cfg(doctest)]

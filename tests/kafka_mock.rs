@@ -9,22 +9,17 @@ use std::time::Duration;
 use app_metrics::kafka::rdkafka::mocking::MockCluster;
 use app_metrics::kafka::rdkafka::producer::{BaseRecord, Producer};
 use app_metrics::kafka::registry::{MemorySchemaRegistry, SchemaRegistry};
-use app_metrics::kafka::{KafkaBackend, KafkaProducer};
+use app_metrics::kafka::{Error, KafkaBackend, KafkaProducer};
 use app_metrics::{
-    EventBackend, EventError, EventManager, EventPayload, EventPublisher, MetricsConfig,
+    Config, ErrorKind, EventBackend, EventError, EventManager, EventPayload, EventPublisher,
 };
 use common::roundtrip::{self, TIMEOUT};
-use common::{LoginEvent, QueryEvent};
+use common::{LoginEvent, QueryEvent, backend, embedded_config, manager, memory_registry};
 
-/// A configuration pointing at `bootstrap` (the registry URL is required by the
-/// configuration but these tests hand in an in-memory registry).
-fn config(application: &str, bootstrap: &str) -> MetricsConfig {
-    MetricsConfig::builder(application)
-        .bootstrap_servers(bootstrap.split(','))
-        .registry_url("http://127.0.0.1:9")
-        .raise_on_error(true)
-        .build()
-        .expect("valid config")
+/// Strict settings on the cluster at `bootstrap` (these tests hand in an in-memory
+/// registry, but a real cluster needs a registry URL).
+fn config(application: &str, bootstrap: &str) -> Config {
+    common::cluster_config(application, bootstrap, "http://127.0.0.1:9")
 }
 
 async fn publishers(
@@ -39,12 +34,9 @@ async fn publishers(
 
 #[tokio::test]
 async fn events_round_trip_through_the_embedded_broker() {
-    let config = MetricsConfig::builder("embedded")
-        .raise_on_error(true)
-        .build()
-        .unwrap();
-    let backend = Arc::new(KafkaBackend::from_config(&config).unwrap());
-    let manager = EventManager::with_backend(&config, Arc::clone(&backend) as _);
+    let config = embedded_config("embedded");
+    let backend = backend(&config, None);
+    let manager = manager(&config, &backend);
     let (queries, logins) = publishers(&manager).await;
     let sent = roundtrip::publish(&queries, &logins, 300, 120);
     assert_eq!(manager.flush(TIMEOUT).await.unwrap().undelivered, 0);
@@ -64,10 +56,9 @@ async fn events_round_trip_through_a_mock_cluster_with_partitions() {
     let cluster = MockCluster::new(3).unwrap();
     let bootstrap = cluster.bootstrap_servers();
     let config = config("partitioned", &bootstrap);
-    cluster.create_topic(&config.topic(), 3, 1).unwrap();
-    let backend =
-        Arc::new(KafkaBackend::new(&config, Arc::new(MemorySchemaRegistry::new())).unwrap());
-    let manager = EventManager::with_backend(&config, Arc::clone(&backend) as _);
+    cluster.create_topic(&config.metrics.topic(), 3, 1).unwrap();
+    let backend = backend(&config, memory_registry());
+    let manager = manager(&config, &backend);
     let (queries, logins) = publishers(&manager).await;
     let mut sent = roundtrip::publish(&queries, &logins, 100, 100);
     for i in 1000..1005 {
@@ -91,16 +82,18 @@ async fn events_round_trip_through_a_mock_cluster_with_partitions() {
 async fn a_missing_topic_is_a_topic_error_and_is_not_auto_created() {
     let cluster = MockCluster::new(1).unwrap();
     let config = config("missing", &cluster.bootstrap_servers());
-    let backend =
-        Arc::new(KafkaBackend::new(&config, Arc::new(MemorySchemaRegistry::new())).unwrap());
-    let manager = EventManager::with_backend(&config, Arc::clone(&backend) as _);
-    let err = manager.initialize().await.unwrap_err();
+    let strict_backend = backend(&config, memory_registry());
+    let err = manager(&config, &strict_backend)
+        .initialize()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), Some(ErrorKind::Topic), "{err:?}");
     assert!(
-        matches!(&err, EventError::Topic { topic, .. } if topic == "lsst.square.metrics.events.missing"),
+        matches!(err.downcast_ref::<Error>(), Some(Error::TopicMissing { topic }) if topic == "lsst.square.metrics.events.missing"),
         "{err:?}"
     );
     assert!(
-        err.to_string().contains("it does not exist; create it"),
+        err.to_string().contains("does not exist: create it"),
         "{err}"
     );
     assert!(
@@ -109,24 +102,17 @@ async fn a_missing_topic_is_a_topic_error_and_is_not_auto_created() {
     );
 
     // Usage errors surface even in resilient mode.
-    let resilient = MetricsConfig::builder("missing")
-        .bootstrap_servers([cluster.bootstrap_servers()])
-        .registry_url("http://127.0.0.1:9")
-        .build()
-        .unwrap();
-    let backend =
-        Arc::new(KafkaBackend::new(&resilient, Arc::new(MemorySchemaRegistry::new())).unwrap());
-    let manager = EventManager::with_backend(&resilient, backend.clone() as _);
-    assert!(matches!(
-        manager.initialize().await,
-        Err(EventError::Topic { .. })
-    ));
+    let resilient = common::resilient(config);
+    let backend = backend(&resilient, memory_registry());
+    let manager = manager(&resilient, &backend);
+    let err = manager.initialize().await.unwrap_err();
+    assert_eq!(err.kind(), Some(ErrorKind::Topic), "{err:?}");
 
     // The checks did not create it.
     let producer = backend.producer().unwrap();
     let metadata = producer
         .client()
-        .fetch_metadata(Some(&resilient.topic()), Duration::from_secs(5))
+        .fetch_metadata(Some(&resilient.metrics.topic()), Duration::from_secs(5))
         .unwrap();
     assert!(
         metadata.topics().iter().all(|t| t.partitions().is_empty()),
@@ -146,46 +132,41 @@ async fn an_incompatible_schema_evolution_names_the_field() {
     struct QueryEventV1 {
         rows: i64,
     }
-    let config = MetricsConfig::builder("evolving")
-        .raise_on_error(true)
-        .build()
-        .unwrap();
+    let config = embedded_config("evolving");
     let registry: Arc<dyn SchemaRegistry> = Arc::new(MemorySchemaRegistry::new());
-    let first = EventManager::with_backend(
-        &config,
-        Arc::new(KafkaBackend::new(&config, Arc::clone(&registry)).unwrap()),
-    );
+    let first = manager(&config, &backend(&config, Some(Arc::clone(&registry))));
     first.initialize().await.unwrap();
     first
         .create_publisher::<QueryEventV1>("query")
         .await
         .unwrap();
 
-    let second = EventManager::with_backend(
-        &config,
-        Arc::new(KafkaBackend::new(&config, registry).unwrap()),
-    );
+    let second = manager(&config, &backend(&config, Some(registry)));
     second.initialize().await.unwrap();
     let err = second
         .create_publisher::<QueryEventV2>("query")
         .await
         .unwrap_err();
-    let EventError::IncompatibleSchema { subject, messages } = &err else {
+    assert_eq!(err.kind(), Some(ErrorKind::Schema), "{err:?}");
+    let Some(Error::Registration {
+        subject, source, ..
+    }) = err.downcast_ref::<Error>()
+    else {
         panic!("{err:?}")
     };
     assert_eq!(subject, "lsst.square.metrics.events.evolving.query");
+    let app_metrics::kafka::registry::RegistryError::Incompatible { messages, .. } = source else {
+        panic!("{source:?}")
+    };
     assert!(messages.iter().any(|m| m.contains("shard")), "{messages:?}");
-    assert!(err.to_string().contains("shard"), "{err}");
+    assert!(err.chain().contains("shard"), "{}", err.chain());
 }
 
 #[tokio::test]
 async fn closing_the_manager_releases_an_owned_producer() {
-    let config = MetricsConfig::builder("owned")
-        .raise_on_error(true)
-        .build()
-        .unwrap();
-    let backend = Arc::new(KafkaBackend::from_config(&config).unwrap());
-    let manager = EventManager::with_backend(&config, Arc::clone(&backend) as _);
+    let config = embedded_config("owned");
+    let backend = backend(&config, None);
+    let manager = manager(&config, &backend);
     let (queries, _) = publishers(&manager).await;
     queries.publish(roundtrip::query(1)).unwrap();
     let report = manager.close(TIMEOUT).await.unwrap();
@@ -205,16 +186,20 @@ async fn closing_the_manager_releases_an_owned_producer() {
 async fn a_producer_handed_in_stays_open_after_close() {
     let cluster = MockCluster::new(1).unwrap();
     let config = config("borrowed", &cluster.bootstrap_servers());
-    cluster.create_topic(&config.topic(), 1, 1).unwrap();
+    cluster.create_topic(&config.metrics.topic(), 1, 1).unwrap();
     cluster.create_topic("app-own-topic", 1, 1).unwrap();
     let producer =
-        KafkaProducer::from_config(config.kafka(), "the-app", Duration::from_secs(60)).unwrap();
-    let backend = Arc::new(KafkaBackend::with_producer(
-        &config,
-        producer.clone(),
-        Arc::new(MemorySchemaRegistry::new()),
-    ));
-    let manager = EventManager::with_backend(&config, Arc::clone(&backend) as _);
+        KafkaProducer::from_config(&config.kafka, "the-app", Duration::from_secs(60)).unwrap();
+    let backend = Arc::new(
+        KafkaBackend::builder(&config.metrics)
+            .kafka(&config.kafka)
+            .registry(&config.registry)
+            .registry_client(Arc::new(MemorySchemaRegistry::new()))
+            .producer(producer.clone())
+            .build()
+            .unwrap(),
+    );
+    let manager = manager(&config, &backend);
     let (queries, _) = publishers(&manager).await;
     queries.publish(roundtrip::query(1)).unwrap();
     manager.close(TIMEOUT).await.unwrap();
@@ -231,4 +216,28 @@ async fn a_producer_handed_in_stays_open_after_close() {
     producer.producer().flush(TIMEOUT).unwrap();
     assert_eq!(producer.stats().delivered(), before + 1);
     drop(backend.flush(TIMEOUT).await);
+}
+
+#[tokio::test]
+async fn subjects_follow_safir_naming_with_the_suffix() {
+    let mut config = embedded_config("testapp");
+    config.registry = app_metrics::config::RegistryConfig::builder()
+        .suffix("_dev")
+        .build()
+        .unwrap();
+    let manager = manager(&config, &backend(&config, None));
+    manager.initialize().await.unwrap();
+    let queries = manager
+        .create_publisher::<QueryEvent>("query")
+        .await
+        .unwrap();
+    assert_eq!(
+        queries.subject(),
+        Some("lsst.square.metrics.events.testapp.query_dev")
+    );
+    assert_eq!(
+        queries.schema_id(),
+        Some(1),
+        "the first schema of a new registry"
+    );
 }

@@ -8,14 +8,14 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use apache_avro::Schema;
-use app_metrics::kafka::KafkaBackend;
-use app_metrics::{EventError, EventManager, EventPayload, EventPublisher};
+use app_metrics::kafka::Error;
+use app_metrics::kafka::registry::RegistryError;
+use app_metrics::{ErrorKind, EventPayload, EventPublisher};
 use common::peers::{config, peers, unique_app};
 use common::roundtrip::{self, TIMEOUT};
 use common::{LoginEvent, QueryEvent};
+use common::{backend, manager};
 
 #[tokio::test]
 async fn events_round_trip_through_tansu_and_rivven_schema() {
@@ -23,8 +23,8 @@ async fn events_round_trip_through_tansu_and_rivven_schema() {
         return;
     };
     let config = config(&peers, &unique_app("roundtrip"), true);
-    let backend = Arc::new(KafkaBackend::from_config(&config).expect("backend"));
-    let manager = EventManager::with_backend(&config, Arc::clone(&backend) as _);
+    let backend = backend(&config, None);
+    let manager = manager(&config, &backend);
     manager
         .initialize()
         .await
@@ -54,15 +54,11 @@ async fn events_round_trip_through_tansu_and_rivven_schema() {
 
     // The registry holds our schemas: read them back by id and compare (rivven sorts keys,
     // so compare parsed canonical forms).
-    for (subject, schema) in [
-        (queries.subject(), queries.schema()),
-        (logins.subject(), logins.schema()),
+    for (subject, schema, id) in [
+        (queries.subject(), queries.schema(), queries.schema_id()),
+        (logins.subject(), logins.schema(), logins.schema_id()),
     ] {
-        let id = backend
-            .registry()
-            .register(subject, schema)
-            .await
-            .expect("id");
+        let (subject, id) = (subject.expect("subject"), id.expect("schema id"));
         let stored = backend
             .registry()
             .schema_by_id(id)
@@ -85,12 +81,9 @@ async fn a_missing_topic_is_a_topic_error_on_a_real_broker() {
         return;
     };
     let config = config(&peers, &unique_app("missing"), false);
-    let manager = EventManager::with_backend(
-        &config,
-        Arc::new(KafkaBackend::from_config(&config).unwrap()),
-    );
+    let manager = manager(&config, &backend(&config, None));
     let err = manager.initialize().await.unwrap_err();
-    assert!(matches!(err, EventError::Topic { .. }), "{err:?}");
+    assert_eq!(err.kind(), Some(ErrorKind::Topic), "{err:?}");
     assert!(err.to_string().contains("does not exist"), "{err}");
 }
 
@@ -110,26 +103,25 @@ async fn the_registry_refuses_an_incompatible_evolution() {
         shard: i64,
     }
     let config = config(&peers, &unique_app("evolving"), true);
-    let first = EventManager::with_backend(
-        &config,
-        Arc::new(KafkaBackend::from_config(&config).unwrap()),
-    );
+    let first = manager(&config, &backend(&config, None));
     first.initialize().await.unwrap();
     first
         .create_publisher::<QueryEventV1>("query")
         .await
         .expect("v1 registers");
 
-    let second = EventManager::with_backend(
-        &config,
-        Arc::new(KafkaBackend::from_config(&config).unwrap()),
-    );
+    let second = manager(&config, &backend(&config, None));
     second.initialize().await.unwrap();
     let err = second
         .create_publisher::<QueryEventV2>("query")
         .await
         .unwrap_err();
-    let EventError::IncompatibleSchema { subject, messages } = &err else {
+    let Some(Error::Registration {
+        subject,
+        source: RegistryError::Incompatible { messages, .. },
+        ..
+    }) = err.downcast_ref::<Error>()
+    else {
         panic!("{err:?}")
     };
     assert!(subject.ends_with(".query"), "{subject}");

@@ -18,12 +18,12 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app_metrics::kafka::consumer::split_frame;
+use app_metrics::EventPublisher;
+use app_metrics::kafka::EventConsumer;
+use app_metrics::kafka::framing;
 use app_metrics::kafka::rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use app_metrics::kafka::rdkafka::client::DefaultClientContext;
 use app_metrics::kafka::rdkafka::config::ClientConfig;
-use app_metrics::kafka::{EventConsumer, KafkaBackend};
-use app_metrics::{EventManager, EventPublisher, MetricsConfig};
 use common::QueryEvent;
 use common::peers::{peers, peers_script, unique_app};
 use common::roundtrip::{self, TIMEOUT};
@@ -35,22 +35,22 @@ async fn events_published_while_the_broker_is_down_are_delivered_after_it_return
     else {
         return;
     };
-    let config = MetricsConfig::builder(unique_app("outage"))
-        .bootstrap_servers([peers.kafka.as_str()])
-        .registry_url(peers.registry.as_str())
-        .create_topics(true)
+    let mut config = common::resilient(common::peers::config(&peers, &unique_app("outage"), true));
+    config.kafka = config
+        .kafka
+        .to_builder()
         // See the module doc: Tansu forgets producer ids on restart.
-        .kafka_property("enable.idempotence", "false")
+        .property("enable.idempotence", "false")
         // ... and its topics, and it acknowledges (and discards) produce requests for a
         // topic it does not have. Real Kafka answers UNKNOWN_TOPIC_OR_PARTITION and the
         // client retries; here the topic must exist again before the producer reconnects,
         // so the producer waits at least 3 s before reconnecting.
-        .kafka_property("reconnect.backoff.ms", "3000")
-        .kafka_property("reconnect.backoff.max.ms", "5000")
+        .property("reconnect.backoff.ms", "3000")
+        .property("reconnect.backoff.max.ms", "5000")
         .build()
         .expect("valid config");
-    let backend = Arc::new(KafkaBackend::from_config(&config).unwrap());
-    let manager = EventManager::with_backend(&config, Arc::clone(&backend) as _);
+    let backend = common::backend(&config, None);
+    let manager = common::manager(&config, &backend);
     manager.initialize().await.unwrap();
     let queries: EventPublisher<QueryEvent> = manager.create_publisher("query").await.unwrap();
     for i in 0..20 {
@@ -91,7 +91,7 @@ async fn events_published_while_the_broker_is_down_are_delivered_after_it_return
     admin
         .create_topics(
             [&NewTopic::new(
-                &config.topic(),
+                &config.metrics.topic(),
                 1,
                 TopicReplication::Fixed(1),
             )],
@@ -100,7 +100,7 @@ async fn events_published_while_the_broker_is_down_are_delivered_after_it_return
         .await
         .expect("create topic after restart");
 
-    let topic = config.topic();
+    let topic = config.metrics.topic();
     let report = manager.flush(TIMEOUT).await.unwrap();
     assert_eq!(
         report.undelivered, 0,
@@ -121,7 +121,7 @@ async fn events_published_while_the_broker_is_down_are_delivered_after_it_return
     let arrived: Vec<String> = messages
         .iter()
         .map(|m| {
-            let (_, body) = split_frame(&m.payload).unwrap();
+            let (_, body) = framing::split(&m.payload).unwrap();
             String::from_utf8(body[1..37].to_vec()).unwrap()
         })
         .collect();

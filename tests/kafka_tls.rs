@@ -18,9 +18,12 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app_metrics::config::{SaslMechanism, SecurityProtocol};
-use app_metrics::kafka::{EventConsumer, KafkaBackend, KafkaProducer};
-use app_metrics::{EventError, EventManager, EventPublisher, MetricsConfig, MetricsConfigBuilder};
+use app_metrics::config::{
+    KafkaConfig, KafkaConfigBuilder, MetricsConfig, RegistryConfig, RegistryConfigBuilder,
+    SaslMechanism, SecurityProtocol,
+};
+use app_metrics::kafka::{Error, EventConsumer, KafkaBackend, KafkaProducer};
+use app_metrics::{Config, ErrorKind, EventPublisher};
 use common::QueryEvent;
 use common::peers::unique_app;
 use common::procs::{self, ChildGuard};
@@ -203,28 +206,43 @@ fn start_stack(test: &str) -> Option<TlsStack> {
     })
 }
 
-/// Strict configuration over TLS with client certificates, HTTPS registry with our CA
-/// and basic auth (rivven ignores it; the header itself is checked against an HTTP mock).
-fn tls_config(stack: &TlsStack, application: &str) -> MetricsConfigBuilder {
-    MetricsConfig::builder(application)
-        .bootstrap_servers([stack.kafka.as_str()])
-        .security_protocol(SecurityProtocol::Ssl)
-        .cluster_ca_path(stack.pki.path("ca.pem"))
-        .client_cert_path(stack.pki.path("client.pem"))
-        .client_key_path(stack.pki.path("client.key"))
-        .registry_url(stack.registry.as_str())
-        .registry_ca_path(stack.pki.path("ca.pem"))
-        .registry_basic_auth("metrics", "registry-secret")
-        .create_topics(true)
-        .raise_on_error(true)
+/// Strict settings over TLS with client certificates, HTTPS registry with our CA and
+/// basic auth (rivven ignores it; the header itself is checked against an HTTP mock),
+/// each group still open to changes.
+struct Settings {
+    metrics: MetricsConfig,
+    kafka: KafkaConfigBuilder,
+    registry: RegistryConfigBuilder,
 }
 
-fn quick(backend: KafkaBackend, config: &MetricsConfig) -> Arc<KafkaBackend> {
-    let options = app_metrics::kafka::KafkaOptions {
-        metadata_timeout: Duration::from_secs(5),
-        ..app_metrics::kafka::KafkaOptions::from_config(config)
-    };
-    Arc::new(backend.with_options(options))
+impl Settings {
+    fn build(self) -> Config {
+        let mut config = Config::new(self.metrics);
+        config.kafka = self.kafka.build().expect("valid Kafka settings");
+        config.registry = self.registry.build().expect("valid registry settings");
+        config
+    }
+}
+
+fn tls_settings(stack: &TlsStack, application: &str) -> Settings {
+    Settings {
+        metrics: MetricsConfig::builder(application)
+            .raise_on_error(true)
+            .build()
+            .unwrap(),
+        kafka: KafkaConfig::builder()
+            .bootstrap_servers([stack.kafka.as_str()])
+            .security_protocol(SecurityProtocol::Ssl)
+            .cluster_ca_path(stack.pki.path("ca.pem"))
+            .client_cert_path(stack.pki.path("client.pem"))
+            .client_key_path(stack.pki.path("client.key"))
+            .metadata_timeout(Duration::from_secs(5))
+            .create_topics(true),
+        registry: RegistryConfig::builder()
+            .url(stack.registry.as_str())
+            .ca_path(stack.pki.path("ca.pem"))
+            .basic_auth("metrics", "registry-secret"),
+    }
 }
 
 #[tokio::test]
@@ -232,11 +250,9 @@ async fn events_round_trip_over_mutual_tls() {
     let Some(stack) = start_stack("events_round_trip_over_mutual_tls") else {
         return;
     };
-    let config = tls_config(&stack, &unique_app("tls"))
-        .build()
-        .expect("valid TLS config");
-    let backend = quick(KafkaBackend::from_config(&config).unwrap(), &config);
-    let manager = EventManager::with_backend(&config, Arc::clone(&backend) as _);
+    let config = tls_settings(&stack, &unique_app("tls")).build();
+    let backend = common::backend(&config, None);
+    let manager = common::manager(&config, &backend);
     manager.initialize().await.expect("initialize over TLS");
     let queries: EventPublisher<QueryEvent> = manager
         .create_publisher("query")
@@ -248,9 +264,8 @@ async fn events_round_trip_over_mutual_tls() {
     assert_eq!(manager.flush(TIMEOUT).await.unwrap().undelivered, 0);
     assert_eq!(backend.stats().delivered(), 50);
 
-    let mut properties = config.kafka().librdkafka_properties();
-    properties.insert("bootstrap.servers".into(), stack.kafka.clone());
-    let consumer = EventConsumer::new(&properties, Arc::clone(backend.registry())).unwrap();
+    let consumer =
+        EventConsumer::from_config(&config.kafka, Arc::clone(backend.registry())).unwrap();
     let messages = consumer
         .read_to_end(manager.topic(), TIMEOUT)
         .await
@@ -273,60 +288,57 @@ async fn a_wrong_ca_or_a_missing_client_certificate_is_a_clear_error() {
     };
 
     // The broker's certificate is not signed by the configured CA.
-    let config = tls_config(&stack, &unique_app("wrong_ca"))
-        .cluster_ca_path(stack.pki.path("wrong-ca.pem"))
-        .build()
-        .unwrap();
-    let manager = EventManager::with_backend(
-        &config,
-        quick(KafkaBackend::from_config(&config).unwrap(), &config),
-    );
+    let mut settings = tls_settings(&stack, &unique_app("wrong_ca"));
+    settings.kafka = settings
+        .kafka
+        .cluster_ca_path(stack.pki.path("wrong-ca.pem"));
+    let config = settings.build();
+    let manager = common::manager(&config, &common::backend(&config, None));
     let err = manager.initialize().await.unwrap_err();
     let text = err.to_string();
-    assert!(matches!(err, EventError::Kafka { .. }), "{err:?}");
+    assert_eq!(err.kind(), Some(ErrorKind::Unavailable), "{err:?}");
     assert!(
         text.contains("certificate verify failed") || text.contains("SSL handshake failed"),
         "{text}"
     );
 
     // stunnel requires a client certificate.
-    let config = MetricsConfig::builder(unique_app("no_client_cert"))
+    let mut config = tls_settings(&stack, &unique_app("no_client_cert")).build();
+    config.kafka = KafkaConfig::builder()
         .bootstrap_servers([stack.kafka.as_str()])
         .security_protocol(SecurityProtocol::Ssl)
         .cluster_ca_path(stack.pki.path("ca.pem"))
-        .registry_url(stack.registry.as_str())
-        .raise_on_error(true)
+        .metadata_timeout(Duration::from_secs(5))
         .build()
         .unwrap();
-    let manager = EventManager::with_backend(
-        &config,
-        quick(KafkaBackend::from_config(&config).unwrap(), &config),
-    );
+    let manager = common::manager(&config, &common::backend(&config, None));
     let err = manager.initialize().await.unwrap_err();
-    assert!(matches!(err, EventError::Kafka { .. }), "{err:?}");
+    assert_eq!(err.kind(), Some(ErrorKind::Unavailable), "{err:?}");
 
     // The registry's certificate is not signed by the configured registry CA.
-    let config = tls_config(&stack, &unique_app("wrong_registry_ca"))
-        .registry_ca_path(stack.pki.path("wrong-ca.pem"))
-        .build()
-        .unwrap();
-    let manager = EventManager::with_backend(
-        &config,
-        quick(KafkaBackend::from_config(&config).unwrap(), &config),
-    );
+    let mut settings = tls_settings(&stack, &unique_app("wrong_registry_ca"));
+    settings.registry = settings.registry.ca_path(stack.pki.path("wrong-ca.pem"));
+    let config = settings.build();
+    let manager = common::manager(&config, &common::backend(&config, None));
     manager.initialize().await.expect("the broker side is fine");
     let err = manager
         .create_publisher::<QueryEvent>("query")
         .await
         .unwrap_err();
-    let text = err.to_string();
-    assert!(matches!(err, EventError::Registry { .. }), "{err:?}");
+    let text = err.chain();
+    assert!(
+        matches!(
+            err.downcast_ref::<Error>(),
+            Some(Error::Registration { .. })
+        ),
+        "{err:?}"
+    );
     assert!(
         text.to_lowercase().contains("certificate") || text.contains("UnknownIssuer"),
         "{text}"
     );
     assert!(
-        !text.contains("registry-secret"),
+        !text.contains("registry-secret") && !format!("{err:?}").contains("registry-secret"),
         "the password leaked: {text}"
     );
 }
@@ -338,25 +350,23 @@ fn sasl_scram_settings_reach_librdkafka() {
         SaslMechanism::ScramSha512,
         SaslMechanism::Plain,
     ] {
-        let config = MetricsConfig::builder("sasl")
+        let kafka = KafkaConfig::builder()
             .bootstrap_servers(["127.0.0.1:9"])
-            .registry_url("http://127.0.0.1:9")
             .security_protocol(SecurityProtocol::SaslSsl)
             .sasl_mechanism(mechanism)
             .sasl_username("metrics")
             .sasl_password("kafka-secret")
             .build()
             .unwrap();
-        let properties = config.kafka().librdkafka_properties();
+        let properties = kafka.client_properties();
         assert_eq!(properties["security.protocol"], "sasl_ssl");
-        assert_eq!(properties["sasl.mechanism"], mechanism.as_librdkafka());
+        assert_eq!(properties["sasl.mechanism"], mechanism.to_string());
         assert_eq!(properties["sasl.username"], "metrics");
         // librdkafka refuses a SASL_SSL/SCRAM producer when built without SSL or SCRAM.
-        let producer =
-            KafkaProducer::from_config(config.kafka(), "sasl-check", Duration::from_secs(60));
+        let producer = KafkaProducer::from_config(&kafka, "sasl-check", Duration::from_secs(60));
         assert!(producer.is_ok(), "{mechanism:?}: {:?}", producer.err());
         assert!(
-            !format!("{config:?}").contains("kafka-secret"),
+            !format!("{kafka:?}").contains("kafka-secret"),
             "Debug leaks the password"
         );
     }
@@ -368,15 +378,16 @@ fn a_ca_file_that_is_not_a_certificate_fails_at_start_up() {
     std::fs::create_dir_all(&dir).unwrap();
     let ca = dir.join("ca.pem");
     std::fs::write(&ca, "<html>not a certificate</html>").unwrap();
-    let config = MetricsConfig::builder("garbage_ca")
+    let mut config = common::cluster_config("garbage_ca", "127.0.0.1:9", "http://127.0.0.1:9");
+    config.kafka = KafkaConfig::builder()
         .bootstrap_servers(["127.0.0.1:9"])
-        .registry_url("http://127.0.0.1:9")
         .security_protocol(SecurityProtocol::Ssl)
         .cluster_ca_path(&ca)
         .build()
         .expect("the file exists and is readable");
-    let err = KafkaBackend::from_config(&config).unwrap_err();
-    assert!(matches!(err, EventError::Kafka { .. }), "{err:?}");
-    assert!(err.to_string().contains("ssl.ca.location"), "{err}");
+    let err =
+        KafkaBackend::from_config(&config.metrics, &config.kafka, &config.registry).unwrap_err();
+    assert_eq!(err.kind(), Some(ErrorKind::Setup), "{err:?}");
+    assert!(err.chain().contains("ssl.ca.location"), "{}", err.chain());
     let _ = std::fs::remove_dir_all(dir);
 }

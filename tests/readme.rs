@@ -1,19 +1,18 @@
-//! The README's configuration table is generated from `config::ENV_VARS`, the list the
-//! loader itself reads, so it cannot drift. Regenerate with
+//! The README's configuration table is generated from the settings' declarations, which
+//! the loader itself reads, so it cannot drift. Regenerate with
 //! `UPDATE_README=1 cargo test --test readme`.
 
-use app_metrics::config::ENV_VARS;
+use app_metrics::Config;
 
-const START: &str = "<!-- config-table:start (generated from config::ENV_VARS; UPDATE_README=1 cargo test --test readme) -->";
+const START: &str = "<!-- config-table:start (generated from Config::env_vars(); UPDATE_README=1 cargo test --test readme) -->";
 const END: &str = "<!-- config-table:end -->";
 
 fn table() -> String {
     let mut table =
-        String::from("| variable | builder method | default | meaning |\n|---|---|---|---|\n");
-    for var in ENV_VARS {
-        let default = match var.default {
-            "" => "(empty)".to_owned(),
-            text if text.starts_with('(') => text.to_owned(),
+        String::from("| variable | set from code | default | meaning |\n|---|---|---|---|\n");
+    for var in Config::env_vars() {
+        let default = match var.default_text() {
+            text if text.starts_with('(') => text,
             text => format!("`{text}`"),
         };
         let secret = if var.sensitive {
@@ -22,9 +21,10 @@ fn table() -> String {
             ""
         };
         table.push_str(&format!(
-            "| `{}` | `{}` | {} | {}{} |\n",
+            "| `{}` | `{}::{}` | {} | {}{} |\n",
             var.name,
-            var.field,
+            var.builder,
+            var.setter,
             default,
             var.description.replace('|', "\\|"),
             secret
@@ -54,7 +54,7 @@ fn readme_config_table_matches_the_code() {
             .expect("write README");
         } else {
             panic!(
-                "README's configuration table differs from config::ENV_VARS; run `UPDATE_README=1 cargo test --test readme`\nexpected:\n{expected}"
+                "README's configuration table differs from Config::env_vars(); run `UPDATE_README=1 cargo test --test readme`\nexpected:\n{expected}"
             );
         }
     }

@@ -1,4 +1,4 @@
-//! DESIGN §6's failure policy through librdkafka's mock cluster and an HTTP registry mock:
+//! The failure policy (docs/architecture.md) through librdkafka's mock cluster and an HTTP registry mock:
 //! broker outages lose nothing, produce errors are retried or counted, a full queue drops
 //! and counts without blocking, a registry down at start-up does not stop the application,
 //! and strict mode returns every error. Every test is bounded in time.
@@ -9,42 +9,52 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app_metrics::kafka::consumer::split_frame;
+use app_metrics::config::{KafkaConfig, KafkaConfigBuilder, MetricsConfig, RegistryConfig};
+use app_metrics::kafka::framing;
 use app_metrics::kafka::rdkafka::mocking::MockCluster;
 use app_metrics::kafka::rdkafka::producer::DefaultProducerContext;
 use app_metrics::kafka::rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 use app_metrics::kafka::registry::MemorySchemaRegistry;
-use app_metrics::kafka::{EventConsumer, KafkaBackend, KafkaOptions};
-use app_metrics::{EventError, EventManager, EventPublisher, MetricsConfig, MetricsConfigBuilder};
+use app_metrics::kafka::{EventConsumer, KafkaBackend};
+use app_metrics::{Config, ErrorKind, EventError, EventManager, EventPublisher};
 use common::QueryEvent;
 use common::roundtrip::{self, TIMEOUT};
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-fn builder(application: &str, bootstrap: &str, registry: &str) -> MetricsConfigBuilder {
-    MetricsConfig::builder(application)
-        .bootstrap_servers(bootstrap.split(','))
-        .registry_url(registry)
-        .delivery_timeout(Duration::from_secs(60))
+/// Settings on the mock cluster at `bootstrap` with short waits: 2 s start-up and
+/// metadata timeouts, background retries every 500 ms, no registry retries. `registry`
+/// is the registry URL (the in-memory registry is handed in when it is unused).
+fn quick_config(
+    application: &str,
+    bootstrap: &str,
+    registry: &str,
+    strict: bool,
+    tweak: impl FnOnce(KafkaConfigBuilder) -> KafkaConfigBuilder,
+) -> Config {
+    let mut config = Config::new(
+        MetricsConfig::builder(application)
+            .raise_on_error(strict)
+            .startup_timeout(Duration::from_secs(2))
+            .retry_max_backoff(Duration::from_millis(500))
+            .build()
+            .unwrap(),
+    );
+    config.kafka = tweak(
+        KafkaConfig::builder()
+            .bootstrap_servers(bootstrap.split(','))
+            .delivery_timeout(Duration::from_secs(60))
+            .metadata_timeout(Duration::from_secs(2)),
+    )
+    .build()
+    .unwrap();
+    config.registry = RegistryConfig::builder()
+        .url(registry)
         .max_retries(0)
         .request_timeout(Duration::from_secs(2))
-}
-
-/// A backend on `cluster` with an in-memory registry and short waits.
-fn mock_backend(config: &MetricsConfig) -> Arc<KafkaBackend> {
-    let backend =
-        KafkaBackend::new(config, Arc::new(MemorySchemaRegistry::new())).expect("backend");
-    Arc::new(backend.with_options(quick_options(config)))
-}
-
-fn quick_options(config: &MetricsConfig) -> KafkaOptions {
-    KafkaOptions {
-        metadata_timeout: Duration::from_secs(2),
-        startup_wait: Duration::from_secs(2),
-        retry_initial: Duration::from_millis(100),
-        retry_max: Duration::from_millis(500),
-        ..KafkaOptions::from_config(config)
-    }
+        .build()
+        .unwrap();
+    config
 }
 
 async fn query_publisher(manager: &EventManager) -> EventPublisher<QueryEvent> {
@@ -57,7 +67,7 @@ async fn query_publisher(manager: &EventManager) -> EventPublisher<QueryEvent> {
 struct Rig {
     cluster: MockCluster<'static, DefaultProducerContext>,
     bootstrap: String,
-    config: MetricsConfig,
+    config: Config,
     backend: Arc<KafkaBackend>,
     manager: EventManager,
     queries: EventPublisher<QueryEvent>,
@@ -66,27 +76,18 @@ struct Rig {
 async fn rig(
     application: &str,
     registry: Option<&str>,
-    tweak: impl FnOnce(MetricsConfigBuilder) -> MetricsConfigBuilder,
+    tweak: impl FnOnce(KafkaConfigBuilder) -> KafkaConfigBuilder,
 ) -> Rig {
     let cluster = MockCluster::new(1).unwrap();
     let bootstrap = cluster.bootstrap_servers();
-    let config = tweak(builder(
-        application,
-        &bootstrap,
-        registry.unwrap_or("http://127.0.0.1:9"),
-    ))
-    .build()
-    .unwrap();
-    cluster.create_topic(&config.topic(), 1, 1).unwrap();
+    let url = registry.unwrap_or("http://127.0.0.1:9");
+    let config = quick_config(application, &bootstrap, url, false, tweak);
+    cluster.create_topic(&config.metrics.topic(), 1, 1).unwrap();
     let backend = match registry {
-        None => mock_backend(&config),
-        Some(_) => Arc::new(
-            KafkaBackend::from_config(&config)
-                .unwrap()
-                .with_options(quick_options(&config)),
-        ),
+        None => common::backend(&config, common::memory_registry()),
+        Some(_) => common::backend(&config, None),
     };
-    let manager = EventManager::with_backend(&config, Arc::clone(&backend) as _);
+    let manager = common::manager(&config, &backend);
     let queries = query_publisher(&manager).await;
     Rig {
         cluster,
@@ -111,7 +112,7 @@ async fn read_ids(bootstrap: &str, topic: &str) -> (Vec<String>, HashSet<u32>) {
     let mut ids = Vec::new();
     let mut schema_ids = HashSet::new();
     for message in messages {
-        let (schema_id, body) = split_frame(&message.payload).expect("framed");
+        let (schema_id, body) = framing::split(&message.payload).expect("framed");
         schema_ids.insert(schema_id);
         // The id is the first field: a 36-byte string after its one-byte length.
         ids.push(String::from_utf8(body[1..37].to_vec()).expect("uuid text"));
@@ -150,7 +151,7 @@ async fn a_broker_outage_loses_and_duplicates_nothing() {
     assert_eq!(report.undelivered, 0);
     assert_eq!(backend.stats().delivered(), 10_000);
     assert_eq!(backend.stats().failed() + backend.stats().dropped(), 0);
-    let (ids, _) = read_ids(&bootstrap, &config.topic()).await;
+    let (ids, _) = read_ids(&bootstrap, &config.metrics.topic()).await;
     assert_eq!(ids.len(), 10_000, "each event exactly once");
     assert_eq!(ids.into_iter().collect::<HashSet<_>>(), published);
 }
@@ -187,7 +188,12 @@ async fn retriable_produce_errors_are_retried_and_permanent_ones_counted() {
         .publish_confirmed(roundtrip::query(10))
         .await
         .unwrap_err();
-    assert!(matches!(err, EventError::Delivery { .. }), "{err:?}");
+    assert_eq!(err.kind(), Some(ErrorKind::Delivery), "{err:?}");
+    assert!(
+        err.chain().contains("Message size too large"),
+        "{}",
+        err.chain()
+    );
     assert_eq!(backend.stats().failed(), 1, "the dropped event is counted");
     queries
         .publish_confirmed(roundtrip::query(11))
@@ -289,7 +295,7 @@ async fn a_registry_down_at_start_up_does_not_stop_the_application() {
         "registration recovered and the held events were sent"
     );
     assert_eq!(backend.stats().delivered(), 50);
-    let (ids, schema_ids) = read_ids(&bootstrap, &config.topic()).await;
+    let (ids, schema_ids) = read_ids(&bootstrap, &config.metrics.topic()).await;
     assert_eq!(
         schema_ids,
         HashSet::from([42]),
@@ -375,33 +381,30 @@ async fn strict_mode_returns_each_failure() {
 
     // A registry that always fails: publisher creation fails instead of retrying.
     let registry = flaky_registry(1_000).await;
-    let config = builder("strict", &bootstrap, &registry.uri())
-        .raise_on_error(true)
-        .build()
-        .unwrap();
-    cluster.create_topic(&config.topic(), 1, 1).unwrap();
-    let backend = Arc::new(
-        KafkaBackend::from_config(&config)
-            .unwrap()
-            .with_options(quick_options(&config)),
-    );
-    let manager = EventManager::with_backend(&config, Arc::clone(&backend) as _);
+    let config = quick_config("strict", &bootstrap, &registry.uri(), true, |k| k);
+    cluster.create_topic(&config.metrics.topic(), 1, 1).unwrap();
+    let manager = common::manager(&config, &common::backend(&config, None));
     manager.initialize().await.unwrap();
     let err = manager
         .create_publisher::<QueryEvent>("query")
         .await
         .unwrap_err();
-    assert!(matches!(err, EventError::Registry { .. }), "{err:?}");
-    assert!(err.to_string().contains("HTTP 503"), "{err}");
+    assert_eq!(err.kind(), Some(ErrorKind::Unavailable), "{err:?}");
+    assert!(err.chain().contains("HTTP 503"), "{}", err.chain());
 
     // A full queue is an error; so are undelivered events at flush and close.
-    let config = builder("strict_queue", &bootstrap, "http://127.0.0.1:9")
-        .raise_on_error(true)
-        .queue_max_messages(10)
-        .build()
-        .unwrap();
-    cluster.create_topic(&config.topic(), 1, 1).unwrap();
-    let manager = EventManager::with_backend(&config, mock_backend(&config));
+    let config = quick_config(
+        "strict_queue",
+        &bootstrap,
+        "http://127.0.0.1:9",
+        true,
+        |k| k.queue_max_messages(10),
+    );
+    cluster.create_topic(&config.metrics.topic(), 1, 1).unwrap();
+    let manager = common::manager(
+        &config,
+        &common::backend(&config, common::memory_registry()),
+    );
     let queries = query_publisher(&manager).await;
     cluster.broker_down(1).unwrap();
     for i in 0..10 {
@@ -436,12 +439,12 @@ async fn strict_mode_returns_each_failure() {
     );
 
     // A broker that cannot be reached at start-up.
-    let config = builder("strict_down", &bootstrap, "http://127.0.0.1:9")
-        .raise_on_error(true)
-        .build()
-        .unwrap();
-    let manager = EventManager::with_backend(&config, mock_backend(&config));
+    let config = quick_config("strict_down", &bootstrap, "http://127.0.0.1:9", true, |k| k);
+    let manager = common::manager(
+        &config,
+        &common::backend(&config, common::memory_registry()),
+    );
     let err = manager.initialize().await.unwrap_err();
-    assert!(matches!(err, EventError::Kafka { .. }), "{err:?}");
+    assert_eq!(err.kind(), Some(ErrorKind::Unavailable), "{err:?}");
     cluster.broker_up(1).unwrap();
 }

@@ -139,7 +139,7 @@ fn optional_fields_default_to_null_and_docs_are_kept() {
         "{schema}"
     );
     assert!(
-        schema.contains(r#""doc":"Information about a user-submitted query (DESIGN §2).""#),
+        schema.contains(r#""doc":"Information about a user-submitted query.""#),
         "{schema}"
     );
     assert!(

@@ -1,4 +1,4 @@
-//! The benchmark event: DESIGN §2's `QueryEvent` grown to nine fields, plus metadata, and
+//! The benchmark event: the README's `QueryEvent` grown to nine fields, plus metadata, and
 //! the same record as a serde struct for apache-avro's schema-aware serializer.
 
 use std::time::Duration;

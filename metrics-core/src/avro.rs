@@ -1,4 +1,4 @@
-//! Avro binary encoding primitives and Avro name rules, shared by the derive's generated code.
+//! Avro binary encoding primitives, used by the derive's generated encoders and the metadata.
 //!
 //! The functions write straight into a caller's buffer: they never allocate beyond
 //! growing it, which is what keeps the generated encoders allocation-free.
@@ -56,31 +56,6 @@ pub fn write_union_branch(buf: &mut Vec<u8>, branch: i64) {
     write_long(buf, branch);
 }
 
-/// Is `name` a valid Avro name (`[A-Za-z_][A-Za-z0-9_]*`)?
-///
-/// `const` so the derive can check names at compile time too.
-pub const fn is_valid_name(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    if bytes.is_empty() {
-        return false;
-    }
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        let ok = b == b'_' || b.is_ascii_alphabetic() || (i > 0 && b.is_ascii_digit());
-        if !ok {
-            return false;
-        }
-        i += 1;
-    }
-    true
-}
-
-/// Is `name` a valid Avro full name or namespace: dot-separated valid names?
-pub fn is_valid_fullname(name: &str) -> bool {
-    !name.is_empty() && name.split('.').all(is_valid_name)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,19 +82,5 @@ mod tests {
         let mut buf = Vec::new();
         write_str(&mut buf, "foo");
         assert_eq!(buf, [0x06, b'f', b'o', b'o']);
-    }
-
-    #[test]
-    fn avro_names_follow_the_spec() {
-        for ok in ["a", "_", "query", "Query_2", "_x9"] {
-            assert!(is_valid_name(ok), "{ok}");
-        }
-        for bad in ["", "9a", "a-b", "a.b", "é", "a b"] {
-            assert!(!is_valid_name(bad), "{bad}");
-        }
-        assert!(is_valid_fullname("lsst.square.metrics.events"));
-        assert!(!is_valid_fullname("lsst..events"));
-        assert!(!is_valid_fullname("lsst.my-app"));
-        assert!(!is_valid_fullname(""));
     }
 }

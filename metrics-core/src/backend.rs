@@ -23,8 +23,6 @@ pub struct EventDescriptor {
     pub name: String,
     /// The topic the event goes to (also the record namespace).
     pub topic: Arc<str>,
-    /// The Schema Registry subject: `{topic}.{name}{suffix}`.
-    pub subject: String,
     /// The full Avro record schema: metadata, then payload fields.
     pub schema: String,
 }
@@ -74,11 +72,25 @@ pub trait EventSink: Send + Sync + Debug {
     /// Queues the event and returns at once (fire-and-forget).
     fn send(&self, event: &dyn OutgoingEvent) -> Result<(), EventError>;
 
-    /// Queues the event; the future resolves when the broker acknowledged it.
+    /// Queues the event; the future resolves when the broker acknowledged it. The default,
+    /// for backends that deliver nothing, is [`send`](Self::send)'s outcome.
     fn send_confirmed(
         &self,
         event: &dyn OutgoingEvent,
-    ) -> BoxFuture<'static, Result<(), EventError>>;
+    ) -> BoxFuture<'static, Result<(), EventError>> {
+        let sent = self.send(event);
+        Box::pin(async move { sent })
+    }
+
+    /// The Schema Registry subject, for backends that register schemas.
+    fn subject(&self) -> Option<&str> {
+        None
+    }
+
+    /// The registered schema id, once known, for backends that register schemas.
+    fn schema_id(&self) -> Option<u32> {
+        None
+    }
 
     /// For backends that expose more (the mock's recorded events).
     fn as_any(&self) -> &dyn Any;
@@ -86,8 +98,11 @@ pub trait EventSink: Send + Sync + Debug {
 
 /// A destination for events: implemented by the Kafka, Noop and Mock backends.
 pub trait EventBackend: Send + Sync + Debug + 'static {
-    /// Connects and checks whatever the backend needs before publishers are created.
-    fn initialize(&self) -> BoxFuture<'_, Result<(), EventError>>;
+    /// Connects and checks whatever the backend needs before publishers are created; the
+    /// default needs nothing.
+    fn initialize(&self) -> BoxFuture<'_, Result<(), EventError>> {
+        Box::pin(async { Ok(()) })
+    }
 
     /// Prepares the sink of one event type (for Kafka: topic check and schema registration).
     fn create_sink(
@@ -95,9 +110,15 @@ pub trait EventBackend: Send + Sync + Debug + 'static {
         event: &EventDescriptor,
     ) -> BoxFuture<'_, Result<Arc<dyn EventSink>, EventError>>;
 
-    /// Waits until queued events are delivered, or `timeout` passes.
-    fn flush(&self, timeout: Duration) -> BoxFuture<'_, Result<DeliveryReport, EventError>>;
+    /// Waits until queued events are delivered, or `timeout` passes; the default, for a
+    /// backend that queues nothing, returns at once.
+    fn flush(&self, timeout: Duration) -> BoxFuture<'_, Result<DeliveryReport, EventError>> {
+        let _ = timeout;
+        Box::pin(async { Ok(DeliveryReport::default()) })
+    }
 
-    /// Flushes, then releases the clients this backend owns.
-    fn close(&self, timeout: Duration) -> BoxFuture<'_, Result<DeliveryReport, EventError>>;
+    /// Flushes, then releases the clients this backend owns; the default only flushes.
+    fn close(&self, timeout: Duration) -> BoxFuture<'_, Result<DeliveryReport, EventError>> {
+        self.flush(timeout)
+    }
 }

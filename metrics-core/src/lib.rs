@@ -1,5 +1,5 @@
 //! Core of app-metrics: payload traits, Avro encoding, metadata, the event manager with its
-//! Noop and Mock backends, and configuration.
+//! Noop and Mock backends, the failure policy, and the settings every backend shares.
 //!
 //! Most users depend on the `app-metrics` facade instead; this crate re-exports the
 //! derives the way `serde` does:
@@ -34,6 +34,7 @@ extern crate self as metrics_core;
 
 pub mod avro;
 pub mod backend;
+pub mod backoff;
 pub mod config;
 pub mod error;
 pub mod log_limit;
@@ -42,11 +43,13 @@ pub mod metadata;
 pub mod mock;
 pub mod noop;
 pub mod payload;
+pub mod policy;
 pub mod schema;
+pub mod sync;
 
 pub use backend::{DeliveryReport, EventBackend, EventDescriptor, EventSink, OutgoingEvent};
 pub use config::{BackendKind, ConfigError, MetricsConfig, MetricsConfigBuilder};
-pub use error::EventError;
+pub use error::{BackendError, ErrorChain, ErrorKind, EventError};
 pub use manager::{EventMaker, EventManager, EventPublisher};
 pub use metadata::{EventMetadata, RESERVED_FIELD_NAMES};
 pub use metrics_derive::{EventEnum, EventPayload};

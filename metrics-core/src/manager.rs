@@ -5,18 +5,20 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::backend::{DeliveryReport, EventBackend, EventDescriptor, EventSink, Outgoing};
 use crate::config::MetricsConfig;
-use crate::error::EventError;
+use crate::error::{ErrorChain, EventError};
 use crate::log_limit::LogLimiter;
 use crate::metadata::EventMetadata;
 use crate::mock::{MockBackend, MockEvents, MockSink};
 use crate::noop::NoopBackend;
 use crate::payload::EventPayload;
+use crate::policy::FailurePolicy;
 use crate::schema::record_schema;
+use crate::sync::lock;
 
 /// Publishes an application's metrics events: one per application, created at start-up.
 ///
@@ -58,8 +60,7 @@ pub struct EventManager {
 struct ManagerInner {
     application: Arc<str>,
     topic: Arc<str>,
-    suffix: String,
-    raise_on_error: bool,
+    policy: FailurePolicy,
     backend: Arc<dyn EventBackend>,
     closed: AtomicBool,
     state: Mutex<ManagerState>,
@@ -78,7 +79,7 @@ impl fmt::Debug for EventManager {
             .field("application", &self.inner.application)
             .field("topic", &self.inner.topic)
             .field("backend", &self.inner.backend)
-            .field("raise_on_error", &self.inner.raise_on_error)
+            .field("policy", &self.inner.policy)
             .field("closed", &self.inner.closed.load(Ordering::Relaxed))
             .finish()
     }
@@ -86,18 +87,18 @@ impl fmt::Debug for EventManager {
 
 impl EventManager {
     /// A manager publishing through `backend`, configured by `config` (application, topic
-    /// prefix, subject suffix, strict or resilient mode, log backoff).
+    /// prefix, strict or resilient mode, log backoff).
     pub fn with_backend(config: &MetricsConfig, backend: Arc<dyn EventBackend>) -> Self {
+        let policy = FailurePolicy::from_config(config);
         Self {
             inner: Arc::new(ManagerInner {
                 application: config.application().into(),
                 topic: config.topic().into(),
-                suffix: config.schema_manager().suffix().to_owned(),
-                raise_on_error: config.raise_on_error(),
+                publish_errors: policy.log_limiter(),
+                policy,
                 backend,
                 closed: AtomicBool::new(false),
                 state: Mutex::new(ManagerState::default()),
-                publish_errors: LogLimiter::new(config.backoff_interval()),
             }),
         }
     }
@@ -129,11 +130,7 @@ impl EventManager {
     }
 
     fn state(&self) -> MutexGuard<'_, ManagerState> {
-        // The state is a flag and a set of names: still consistent after a panic elsewhere.
-        self.inner
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        lock(&self.inner.state)
     }
 
     fn check_open(&self, name: &str) -> Result<(), EventError> {
@@ -155,10 +152,10 @@ impl EventManager {
             return Ok(());
         }
         if let Err(error) = self.inner.backend.initialize().await {
-            if self.inner.raise_on_error || error.is_usage_error() {
+            if self.inner.policy.surfaces(&error) {
                 return Err(error);
             }
-            tracing::warn!(%error, topic = %self.inner.topic, "metrics backend did not initialize; continuing without failing the application");
+            tracing::warn!(error = %ErrorChain(&error), topic = %self.inner.topic, "metrics backend did not initialize; continuing without failing the application");
         }
         self.state().initialized = true;
         Ok(())
@@ -190,7 +187,6 @@ impl EventManager {
         let descriptor = EventDescriptor {
             name: name.to_owned(),
             topic: Arc::clone(&self.inner.topic),
-            subject: format!("{}.{}{}", self.inner.topic, name, self.inner.suffix),
             schema,
         };
         match self.inner.backend.create_sink(&descriptor).await {
@@ -269,10 +265,10 @@ impl EventManager {
         timeout: Duration,
         operation: &'static str,
     ) -> Result<DeliveryReport, EventError> {
-        let strict = self.inner.raise_on_error;
+        let policy = &self.inner.policy;
         match result {
             Ok(report) if report.undelivered > 0 => {
-                if strict {
+                if policy.raise_on_error() {
                     return Err(EventError::Undelivered {
                         undelivered: report.undelivered,
                         timeout,
@@ -282,9 +278,9 @@ impl EventManager {
                 Ok(report)
             }
             Ok(report) => Ok(report),
-            Err(error) if strict || error.is_usage_error() => Err(error),
+            Err(error) if policy.surfaces(&error) => Err(error),
             Err(error) => {
-                tracing::warn!(%error, topic = %self.inner.topic, operation, "metrics backend error");
+                tracing::warn!(error = %ErrorChain(&error), topic = %self.inner.topic, operation, "metrics backend error");
                 Ok(DeliveryReport::default())
             }
         }
@@ -326,7 +322,6 @@ impl<P> fmt::Debug for EventPublisher<P> {
         f.debug_struct("EventPublisher")
             .field("name", &self.inner.descriptor.name)
             .field("topic", &self.inner.descriptor.topic)
-            .field("subject", &self.inner.descriptor.subject)
             .finish_non_exhaustive()
     }
 }
@@ -342,9 +337,15 @@ impl<P: EventPayload> EventPublisher<P> {
         &self.inner.descriptor.topic
     }
 
-    /// The Schema Registry subject of the event's schema.
-    pub fn subject(&self) -> &str {
-        &self.inner.descriptor.subject
+    /// The Schema Registry subject of the event's schema, with a backend that registers
+    /// schemas (Kafka): `{topic}.{name}{suffix}`.
+    pub fn subject(&self) -> Option<&str> {
+        self.inner.sink.subject()
+    }
+
+    /// The schema id the registry gave the event's schema, once it is registered.
+    pub fn schema_id(&self) -> Option<u32> {
+        self.inner.sink.schema_id()
     }
 
     /// The full Avro record schema (metadata, then payload fields).
@@ -375,10 +376,10 @@ impl<P: EventPayload> EventPublisher<P> {
             payload: &payload,
         }) {
             Ok(()) => Ok(metadata),
-            Err(error) if self.inner.manager.raise_on_error || error.is_usage_error() => Err(error),
+            Err(error) if self.inner.manager.policy.surfaces(&error) => Err(error),
             Err(error) => {
                 if let Some(suppressed) = self.inner.manager.publish_errors.should_log() {
-                    tracing::warn!(%error, event = %self.inner.descriptor.name, suppressed, "metrics event dropped");
+                    tracing::warn!(error = %ErrorChain(&error), event = %self.inner.descriptor.name, suppressed, "metrics event dropped");
                 }
                 Ok(metadata)
             }

@@ -1,4 +1,4 @@
-//! Event metadata (DESIGN §3): the fields every event carries before its payload.
+//! Event metadata: the fields every event carries before its payload.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -18,7 +18,7 @@ pub const METADATA_AVRO_FIELDS: &str = concat!(
 );
 
 /// Field names a payload may not use: the metadata has them.
-pub const RESERVED_FIELD_NAMES: [&str; 4] = ["id", "application", "timestamp", "timestamp_ns"];
+pub use metrics_rules::RESERVED_FIELD_NAMES;
 
 /// What the event manager adds to every payload.
 ///

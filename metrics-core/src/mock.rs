@@ -3,12 +3,9 @@
 
 use std::any::Any;
 use std::fmt::{self, Write as _};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::backend::{
-    BoxFuture, DeliveryReport, EventBackend, EventDescriptor, EventSink, OutgoingEvent,
-};
+use crate::backend::{BoxFuture, EventBackend, EventDescriptor, EventSink, OutgoingEvent};
 use crate::error::EventError;
 use crate::metadata::EventMetadata;
 use crate::payload::{EventField, FieldValue};
@@ -18,23 +15,11 @@ use crate::payload::{EventField, FieldValue};
 pub struct MockBackend;
 
 impl EventBackend for MockBackend {
-    fn initialize(&self) -> BoxFuture<'_, Result<(), EventError>> {
-        Box::pin(async { Ok(()) })
-    }
-
     fn create_sink(
         &self,
         _event: &EventDescriptor,
     ) -> BoxFuture<'_, Result<Arc<dyn EventSink>, EventError>> {
         Box::pin(async { Ok(Arc::new(MockSink::default()) as Arc<dyn EventSink>) })
-    }
-
-    fn flush(&self, _timeout: Duration) -> BoxFuture<'_, Result<DeliveryReport, EventError>> {
-        Box::pin(async { Ok(DeliveryReport::default()) })
-    }
-
-    fn close(&self, _timeout: Duration) -> BoxFuture<'_, Result<DeliveryReport, EventError>> {
-        Box::pin(async { Ok(DeliveryReport::default()) })
     }
 }
 
@@ -62,14 +47,6 @@ impl EventSink for MockSink {
     fn send(&self, event: &dyn OutgoingEvent) -> Result<(), EventError> {
         self.record(event);
         Ok(())
-    }
-
-    fn send_confirmed(
-        &self,
-        event: &dyn OutgoingEvent,
-    ) -> BoxFuture<'static, Result<(), EventError>> {
-        self.record(event);
-        Box::pin(async { Ok(()) })
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -246,7 +223,7 @@ pub struct MockEvents {
 impl MockEvents {
     fn lock(&self) -> MutexGuard<'_, Vec<PublishedEvent>> {
         // A list of recorded events stays valid after a panic elsewhere.
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.inner)
     }
 
     /// A copy of every event recorded so far, in publish order.

@@ -51,7 +51,7 @@ pub trait EventPayload: Send + Sync + 'static {
 
 /// A non-null Avro scalar that an event field can hold.
 ///
-/// Implemented for the types of DESIGN §2 and, through `#[derive(EventEnum)]`, for
+/// Implemented for the types of the type-mapping table (README, "Defining events") and, through `#[derive(EventEnum)]`, for
 /// unit-only enums. Anything else is refused at compile time.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be an event field: InfluxDB stores only scalars",

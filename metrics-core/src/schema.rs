@@ -2,9 +2,9 @@
 
 use std::fmt;
 
-use crate::avro::{is_valid_fullname, is_valid_name};
 use crate::metadata::METADATA_AVRO_FIELDS;
 use crate::payload::EventPayload;
+pub use metrics_rules::{is_valid_fullname, is_valid_name};
 
 /// What an invalid name was meant to be; the error message says which.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

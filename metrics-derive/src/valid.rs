@@ -8,17 +8,7 @@ use syn::{GenericArgument, PathArguments, Type, TypePath};
 use crate::ast::{EventEnum, Payload};
 use crate::ctxt::Ctxt;
 
-/// Field names the event metadata uses (DESIGN §3).
-const RESERVED: [&str; 4] = ["id", "application", "timestamp", "timestamp_ns"];
-
-fn is_valid_avro_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
-        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
-}
-
-const NAME_RULE: &str =
-    "an Avro name starts with a letter or `_` and has only ASCII letters, digits and `_`";
+use metrics_rules::{NAME_RULE, is_reserved_field_name, is_valid_name as is_valid_avro_name};
 
 /// Checks every field of `payload`; returns, per field, the scalar type to compare for
 /// repeated named types, or `None` for a field whose type was rejected.
@@ -33,7 +23,7 @@ pub fn check_payload<'a>(cx: &mut Ctxt, payload: &Payload<'a>) -> Vec<Option<&'a
                 Some(rename) => cx.error_spanned_by(rename, message),
                 None => cx.error_spanned_by(field.ident, message),
             };
-            if RESERVED.contains(&name.as_str()) {
+            if is_reserved_field_name(name) {
                 span_at(
                     cx,
                     format!(

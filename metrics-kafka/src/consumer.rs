@@ -2,12 +2,13 @@
 //! Schema Registry (schemas cached by id), into apache-avro values or JSON.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use apache_avro::Schema;
 use apache_avro::reader::datum::GenericDatumReader;
 use apache_avro::types::Value;
+use metrics_core::sync::lock;
 use rdkafka::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
@@ -15,7 +16,8 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::backend::MAGIC_BYTE;
+use crate::config::KafkaConfig;
+use crate::framing::{self, FrameError};
 use crate::registry::{RegistryError, SchemaRegistry};
 
 /// Why a topic could not be read or an event decoded.
@@ -39,11 +41,8 @@ pub enum ConsumeError {
         timeout: Duration,
     },
     /// A message is not Confluent-framed Avro.
-    #[error("message is not Confluent-framed Avro: {reason}")]
-    Framing {
-        /// What is wrong with the frame.
-        reason: String,
-    },
+    #[error("message is not Confluent-framed Avro")]
+    Framing(#[from] FrameError),
     /// The schema of a message could not be fetched.
     #[error("schema {id} of a message could not be fetched: {source}")]
     Registry {
@@ -138,7 +137,15 @@ impl std::fmt::Debug for EventConsumer {
 }
 
 impl EventConsumer {
-    /// A consumer with these librdkafka `properties` (at least `bootstrap.servers`; the
+    /// A consumer of the cluster `kafka` describes, decoding through `registry`.
+    pub fn from_config(
+        kafka: &KafkaConfig,
+        registry: Arc<dyn SchemaRegistry>,
+    ) -> Result<Self, KafkaError> {
+        Self::new(&kafka.client_properties(), registry)
+    }
+
+    /// A consumer with these Kafka client `properties` (at least `bootstrap.servers`; the
     /// security settings of the cluster), decoding through `registry`.
     pub fn new(
         properties: &BTreeMap<String, String>,
@@ -151,12 +158,7 @@ impl EventConsumer {
             .set("enable.partition.eof", "true")
             .set("allow.auto.create.topics", "false");
         for (key, value) in properties {
-            if !matches!(
-                key.as_str(),
-                "delivery.timeout.ms" | "queue.buffering.max.messages"
-            ) {
-                config.set(key, value);
-            }
+            config.set(key, value);
         }
         let consumer = config.create_with_context(ReaderContext)?;
         Ok(Self {
@@ -187,7 +189,7 @@ impl EventConsumer {
 
     /// Decodes one Confluent-framed message value.
     pub async fn decode(&self, payload: &[u8]) -> Result<DecodedEvent, ConsumeError> {
-        let (id, mut body) = split_frame(payload)?;
+        let (id, mut body) = framing::split(payload)?;
         let schema = self.schema(id).await?;
         let decode_error = |error: apache_avro::Error| ConsumeError::Decode {
             id,
@@ -210,12 +212,7 @@ impl EventConsumer {
     }
 
     async fn schema(&self, id: u32) -> Result<Arc<Schema>, ConsumeError> {
-        if let Some(schema) = self
-            .schemas
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&id)
-        {
+        if let Some(schema) = lock(&self.schemas).get(&id) {
             return Ok(Arc::clone(schema));
         }
         let text = self
@@ -229,24 +226,8 @@ impl EventConsumer {
                 reason: error.to_string(),
             })?,
         );
-        self.schemas
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, Arc::clone(&schema));
+        lock(&self.schemas).insert(id, Arc::clone(&schema));
         Ok(schema)
-    }
-}
-
-/// Splits a Confluent frame into its schema id and Avro body.
-pub fn split_frame(payload: &[u8]) -> Result<(u32, &[u8]), ConsumeError> {
-    match payload {
-        [MAGIC_BYTE, a, b, c, d, body @ ..] => Ok((u32::from_be_bytes([*a, *b, *c, *d]), body)),
-        [first, ..] if *first != MAGIC_BYTE => Err(ConsumeError::Framing {
-            reason: format!("magic byte is {first:#04x}, expected 0x00"),
-        }),
-        _ => Err(ConsumeError::Framing {
-            reason: format!("{} bytes is shorter than the 5-byte header", payload.len()),
-        }),
     }
 }
 

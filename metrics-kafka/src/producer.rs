@@ -1,20 +1,22 @@
 //! The rdkafka producer behind the Kafka backend: a `ThreadedProducer` whose context counts
 //! deliveries and wakes the callers of confirmed publishes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use metrics_core::config::KafkaConfig;
 use metrics_core::log_limit::LogLimiter;
+use metrics_core::sync::lock;
 use rdkafka::ClientContext;
 use rdkafka::client::Client;
-use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use tokio::sync::oneshot;
+
+use crate::config::KafkaConfig;
 
 /// Counters of what happened to the events handed to the producer.
 #[derive(Debug, Default)]
@@ -52,7 +54,7 @@ impl DeliveryStats {
 }
 
 /// Where a delivery report is sent: the broker's partition and offset, or why it failed.
-pub(crate) type DeliveryWaiter = oneshot::Sender<Result<(i32, i64), String>>;
+pub(crate) type DeliveryWaiter = oneshot::Sender<Result<(i32, i64), KafkaError>>;
 
 /// The producer's context: delivery accounting, confirmed-publish waiters, librdkafka logs
 /// through `tracing`.
@@ -85,18 +87,12 @@ impl MetricsProducerContext {
         let key = usize::try_from(self.next_waiter.fetch_add(1, Ordering::Relaxed))
             .unwrap_or(usize::MAX)
             .max(1);
-        self.waiters
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(key, waiter);
+        lock(&self.waiters).insert(key, waiter);
         key
     }
 
     pub(crate) fn remove_waiter(&self, key: usize) {
-        self.waiters
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&key);
+        lock(&self.waiters).remove(&key);
     }
 }
 
@@ -134,10 +130,7 @@ impl ClientContext for MetricsProducerContext {
     fn error(&self, error: KafkaError, reason: &str) {
         // "All brokers down" follows the error that says why (TLS, SASL): keep the latter.
         if !matches!(error, KafkaError::Global(RDKafkaErrorCode::AllBrokersDown)) {
-            *self
-                .last_error
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner) = Some(format!("{error}: {reason}"));
+            *lock(&self.last_error) = Some(format!("{error}: {reason}"));
         }
         // Connection errors repeat every few seconds while a broker is down.
         if let Some(suppressed) = self.failures.should_log() {
@@ -161,15 +154,11 @@ impl ProducerContext for MetricsProducerContext {
                 if let Some(suppressed) = self.failures.should_log() {
                     tracing::warn!(%error, topic = message.topic(), suppressed, "metrics event dropped: not delivered");
                 }
-                Err(error.to_string())
+                Err(error.clone())
             }
         };
         if waiter != 0 {
-            let sender = self
-                .waiters
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(&waiter);
+            let sender = lock(&self.waiters).remove(&waiter);
             if let Some(sender) = sender {
                 // The caller may have stopped waiting; nothing to do then.
                 let _ = sender.send(outcome);
@@ -200,41 +189,21 @@ impl fmt::Debug for KafkaProducer {
     }
 }
 
-/// librdkafka settings every metrics producer gets, before the user's configuration.
-fn base_properties(client_id: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        // Without this, a producer's Metadata request creates a missing topic on brokers
-        // that allow it, and the topic check would never fail.
-        ("allow.auto.create.topics".to_owned(), "false".to_owned()),
-        ("client.id".to_owned(), client_id.to_owned()),
-        // Retries after an outage must not duplicate events.
-        ("enable.idempotence".to_owned(), "true".to_owned()),
-    ])
-}
-
 impl KafkaProducer {
-    /// A producer for the cluster of `kafka` (bootstrap servers, TLS, SASL, timeouts, queue
-    /// bound, extra librdkafka properties). Without bootstrap servers, the producer runs an
+    /// A producer for the cluster of `kafka` (see [`KafkaConfig::producer_properties`]),
+    /// logging a recurring problem at most once per `log_backoff`
+    /// (`METRICS_BACKOFF_INTERVAL`). Without bootstrap servers, the producer runs an
     /// embedded in-process broker (librdkafka's mock cluster) for development.
     pub fn from_config(
         kafka: &KafkaConfig,
         client_id: &str,
         log_backoff: Duration,
     ) -> Result<Self, KafkaError> {
-        let mut properties = base_properties(client_id);
-        properties.extend(kafka.librdkafka_properties());
-        let embedded = kafka.bootstrap_servers().is_none();
-        if embedded {
-            properties.insert("test.mock.num.brokers".to_owned(), "1".to_owned());
-        }
-        let mut config = ClientConfig::new();
-        for (key, value) in &properties {
-            config.set(key, value);
-        }
+        let config = crate::config::to_client_config(kafka.producer_properties(client_id));
         let inner = config.create_with_context(MetricsProducerContext::new(log_backoff))?;
         Ok(Self {
             inner: Arc::new(inner),
-            embedded,
+            embedded: kafka.is_embedded(),
         })
     }
 
@@ -267,12 +236,7 @@ impl KafkaProducer {
 
     /// librdkafka's last client-level error (TLS, authentication, transport), if any.
     pub fn last_client_error(&self) -> Option<String> {
-        self.inner
-            .context()
-            .last_error
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        lock(&self.inner.context().last_error).clone()
     }
 
     /// Events queued but not yet acknowledged or failed.

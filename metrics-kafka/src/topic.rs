@@ -1,14 +1,16 @@
 //! Checks that the events topic exists and is writable (Metadata with auto-creation off),
 //! and creates it on request for development.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use metrics_core::EventError;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
+use metrics_core::EventError;
+
+use crate::error::Error;
 use crate::producer::KafkaProducer;
 
 /// Partitions and replication of a topic created by the development opt-in.
@@ -43,63 +45,52 @@ pub(crate) fn topic_state(
     topic: &str,
     timeout: Duration,
 ) -> Result<TopicState, EventError> {
-    let metadata = producer.client().fetch_metadata(Some(topic), timeout).map_err(|error| EventError::Kafka {
-        reason: format!(
-            "cannot read metadata of topic {topic:?} within {}: {error}{}; check KAFKA_BOOTSTRAP_SERVERS, \
-             that the broker is reachable, and the TLS/SASL settings",
-            humantime::format_duration(timeout),
-            producer.last_client_error().map(|last| format!(" (the client reported: {last})")).unwrap_or_default(),
-        ),
-    })?;
+    let metadata = producer
+        .client()
+        .fetch_metadata(Some(topic), timeout)
+        .map_err(|source| Error::Metadata {
+            topic: topic.to_owned(),
+            timeout,
+            client_error: producer.last_client_error(),
+            source,
+        })?;
     let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) else {
         return Ok(TopicState::Missing);
     };
+    let topic = topic.to_owned();
     match found.error().map(RDKafkaErrorCode::from) {
         None if !found.partitions().is_empty() => Ok(TopicState::Ready),
-        None | Some(RDKafkaErrorCode::UnknownTopicOrPartition) | Some(RDKafkaErrorCode::UnknownTopic) => {
-            Ok(TopicState::Missing)
+        None
+        | Some(RDKafkaErrorCode::UnknownTopicOrPartition)
+        | Some(RDKafkaErrorCode::UnknownTopic) => Ok(TopicState::Missing),
+        Some(RDKafkaErrorCode::TopicAuthorizationFailed) => {
+            Err(Error::TopicUnauthorized { topic }.into())
         }
-        Some(RDKafkaErrorCode::TopicAuthorizationFailed) => Err(EventError::Topic {
-            topic: topic.to_owned(),
-            reason: "the client is not authorized to use it; grant the Kafka user write access to the topic \
-                     (e.g. a Strimzi KafkaUser ACL)"
-                .to_owned(),
-        }),
-        Some(code) => Err(EventError::Topic { topic: topic.to_owned(), reason: format!("the broker answered {code}") }),
+        Some(code) => Err(Error::TopicRejected { topic, code }.into()),
     }
 }
 
-/// The error for a topic that does not exist.
-pub(crate) fn missing_topic(topic: &str) -> EventError {
-    EventError::Topic {
-        topic: topic.to_owned(),
-        reason: "it does not exist; create it (e.g. a Strimzi KafkaTopic), or for development set \
-                 KAFKA_CREATE_TOPICS=true to have it created"
-            .to_owned(),
-    }
-}
-
-/// Creates the topic: in the embedded broker directly, else through CreateTopics.
+/// Creates the topic: in the embedded broker directly, else through CreateTopics with an
+/// admin client configured like the producer's connection (`admin`).
 pub(crate) async fn create_topic(
     producer: &KafkaProducer,
-    admin_config: &ClientConfig,
+    admin: &ClientConfig,
     topic: &str,
     spec: TopicSpec,
 ) -> Result<(), EventError> {
+    let cannot = |source: KafkaError| -> EventError {
+        Error::TopicCreation {
+            topic: topic.to_owned(),
+            source,
+        }
+        .into()
+    };
     if let Some(cluster) = producer.client().mock_cluster() {
         return cluster
             .create_topic(topic, spec.partitions, spec.replication)
-            .map_err(|error| EventError::Topic {
-                topic: topic.to_owned(),
-                reason: format!("the embedded broker could not create it: {error}"),
-            });
+            .map_err(cannot);
     }
-    let cannot = |error: &dyn std::fmt::Display| EventError::Topic {
-        topic: topic.to_owned(),
-        reason: format!("it does not exist and could not be created: {error}"),
-    };
-    let admin: AdminClient<DefaultClientContext> =
-        admin_config.create().map_err(|e: KafkaError| cannot(&e))?;
+    let admin: AdminClient<DefaultClientContext> = admin.create().map_err(cannot)?;
     let new_topic = NewTopic::new(
         topic,
         spec.partitions,
@@ -111,11 +102,11 @@ pub(crate) async fn create_topic(
             &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
         )
         .await
-        .map_err(|e| cannot(&e))?;
+        .map_err(cannot)?;
     for result in results {
         match result {
             Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((_, code)) => return Err(cannot(&code)),
+            Err((_, code)) => return Err(cannot(KafkaError::AdminOp(code))),
         }
     }
     tracing::info!(
@@ -133,13 +124,16 @@ pub(crate) fn await_topic(
     topic: &str,
     timeout: Duration,
 ) -> Result<(), EventError> {
-    let deadline = std::time::Instant::now() + timeout;
+    let deadline = Instant::now() + timeout;
     loop {
         if topic_state(producer, topic, Duration::from_secs(5))? == TopicState::Ready {
             return Ok(());
         }
-        if std::time::Instant::now() >= deadline {
-            return Err(missing_topic(topic));
+        if Instant::now() >= deadline {
+            return Err(Error::TopicMissing {
+                topic: topic.to_owned(),
+            }
+            .into());
         }
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -17,7 +17,7 @@ pub enum QueryType {
     Sync,
 }
 
-/// Information about a user-submitted query (DESIGN §2).
+/// Information about a user-submitted query.
 #[derive(EventPayload, Clone, Debug, PartialEq)]
 pub struct QueryEvent {
     /// The kind of query
@@ -81,6 +81,75 @@ pub struct Everything {
 }
 
 pub const NAMESPACE: &str = "lsst.square.metrics.events.testapp";
+
+/// Strict settings for `application` on the embedded development broker and registry.
+pub fn embedded_config(application: &str) -> app_metrics::Config {
+    app_metrics::Config::new(
+        app_metrics::MetricsConfig::builder(application)
+            .raise_on_error(true)
+            .build()
+            .expect("valid settings"),
+    )
+}
+
+/// Strict settings for `application` on the cluster `bootstrap` (comma-separated), with
+/// the registry at `registry` (tests that hand in an in-memory registry still give a URL:
+/// a real cluster needs one).
+pub fn cluster_config(application: &str, bootstrap: &str, registry: &str) -> app_metrics::Config {
+    use app_metrics::config::{KafkaConfig, RegistryConfig};
+    let mut config = embedded_config(application);
+    config.kafka = KafkaConfig::builder()
+        .bootstrap_servers(bootstrap.split(','))
+        .build()
+        .expect("valid Kafka settings");
+    config.registry = RegistryConfig::builder()
+        .url(registry)
+        .build()
+        .expect("valid registry settings");
+    config
+}
+
+/// `config` in resilient mode (the default failure policy).
+pub fn resilient(mut config: app_metrics::Config) -> app_metrics::Config {
+    config.metrics = config
+        .metrics
+        .to_builder()
+        .raise_on_error(false)
+        .build()
+        .expect("valid settings");
+    config
+}
+
+/// The Kafka backend of `config`, with `registry` instead of the configured registry
+/// client when given.
+pub fn backend(
+    config: &app_metrics::Config,
+    registry: Option<std::sync::Arc<dyn app_metrics::kafka::registry::SchemaRegistry>>,
+) -> std::sync::Arc<app_metrics::kafka::KafkaBackend> {
+    let mut builder = app_metrics::kafka::KafkaBackend::builder(&config.metrics)
+        .kafka(&config.kafka)
+        .registry(&config.registry);
+    if let Some(registry) = registry {
+        builder = builder.registry_client(registry);
+    }
+    std::sync::Arc::new(builder.build().expect("backend"))
+}
+
+/// A manager over `backend`, configured by `config`.
+pub fn manager(
+    config: &app_metrics::Config,
+    backend: &std::sync::Arc<app_metrics::kafka::KafkaBackend>,
+) -> app_metrics::EventManager {
+    app_metrics::EventManager::with_backend(&config.metrics, std::sync::Arc::clone(backend) as _)
+}
+
+/// The in-memory registry, as the backend takes it.
+pub fn memory_registry() -> Option<std::sync::Arc<dyn app_metrics::kafka::registry::SchemaRegistry>>
+{
+    Some(std::sync::Arc::new(
+        app_metrics::kafka::registry::MemorySchemaRegistry::new(),
+    ))
+}
 
 pub mod peers;
 pub mod procs;

@@ -3,7 +3,7 @@
 use std::io::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use app_metrics::MetricsConfig;
+use app_metrics::Config;
 
 pub struct Peers {
     pub kafka: String,
@@ -44,14 +44,16 @@ pub fn unique_app(prefix: &str) -> String {
     format!("{prefix}_{}_{}", std::process::id(), nanos % 1_000_000_000)
 }
 
-pub fn config(peers: &Peers, application: &str, create_topics: bool) -> MetricsConfig {
-    MetricsConfig::builder(application)
-        .bootstrap_servers([peers.kafka.as_str()])
-        .registry_url(peers.registry.as_str())
+/// Strict settings for `application` on the peers.
+pub fn config(peers: &Peers, application: &str, create_topics: bool) -> Config {
+    let mut config = super::cluster_config(application, &peers.kafka, &peers.registry);
+    config.kafka = config
+        .kafka
+        .to_builder()
         .create_topics(create_topics)
-        .raise_on_error(true)
         .build()
-        .expect("valid config")
+        .expect("valid Kafka settings");
+    config
 }
 
 /// Runs `.ci/peers.sh <command>` (bounded by the script's own timeouts).

@@ -9,7 +9,7 @@ use std::time::Duration;
 use apache_avro::Schema;
 use apache_avro::reader::datum::GenericDatumReader;
 use apache_avro::types::Value;
-use app_metrics::kafka::consumer::split_frame;
+use app_metrics::kafka::framing;
 use app_metrics::kafka::{EventConsumer, KafkaBackend};
 use app_metrics::{EventManager, EventMetadata, EventPublisher};
 
@@ -121,15 +121,21 @@ pub async fn read_back_and_check(
     sent: &HashMap<String, Sent>,
 ) {
     let registry = Arc::clone(backend.registry());
-    let query_id = registry
-        .register(publishers.0.subject(), publishers.0.schema())
-        .await
-        .expect("query id");
-    let login_id = registry
-        .register(publishers.1.subject(), publishers.1.schema())
-        .await
-        .expect("login id");
+    let query_id = publishers.0.schema_id().expect("query id");
+    let login_id = publishers.1.schema_id().expect("login id");
     assert_ne!(query_id, login_id);
+    for (subject, schema, id) in [
+        (publishers.0.subject(), publishers.0.schema(), query_id),
+        (publishers.1.subject(), publishers.1.schema(), login_id),
+    ] {
+        let subject = subject.expect("a registry subject");
+        assert!(subject.starts_with(manager.topic()), "{subject}");
+        // Registering an already registered schema returns its id: no new version.
+        assert_eq!(
+            registry.register(subject, schema).await.expect("register"),
+            id
+        );
+    }
 
     let properties = [("bootstrap.servers".to_owned(), bootstrap.to_owned())]
         .into_iter()
@@ -149,7 +155,7 @@ pub async fn read_back_and_check(
     let mut seen = std::collections::HashSet::new();
     for message in &messages {
         assert!(!message.has_key, "events have no key");
-        let (schema_id, mut body) = split_frame(&message.payload).expect("Confluent framing");
+        let (schema_id, mut body) = framing::split(&message.payload).expect("Confluent framing");
         assert_eq!(message.payload[0], 0, "magic byte");
         if let std::collections::hash_map::Entry::Vacant(slot) = schemas.entry(schema_id) {
             let text = registry

@@ -1,7 +1,6 @@
 //! Local schema compatibility checks with apache-avro, producing messages that name fields.
 
 use std::collections::HashMap;
-use std::error::Error;
 
 use apache_avro::Schema;
 use apache_avro::schema::UnionSchema;
@@ -73,7 +72,7 @@ fn check_read(writer: &Schema, reader: &Schema, direction: Direction) -> Vec<Str
                 "{} cannot read data written with {}: {}",
                 direction.reader(),
                 direction.writer(),
-                error_chain(&error)
+                metrics_core::ErrorChain(&error)
             ),
             Ok(_) => format!(
                 "{} cannot read every value written with {} (an enum symbol or a union \
@@ -132,27 +131,12 @@ fn field_messages(writer: &Schema, reader: &Schema, direction: Direction) -> Vec
                     field.name,
                     direction.reader(),
                     direction.writer(),
-                    error_chain(&error)
+                    metrics_core::ErrorChain(&error)
                 )),
             },
         }
     }
     messages
-}
-
-/// An error's message followed by its sources (each only if it adds something).
-pub(crate) fn error_chain(error: &dyn Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// Replaces named references by their definitions, so that fields can be compared one by

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use metrics_core::ErrorKind;
+
 /// Environment variables that hold the registry credentials, named in authorisation errors.
 const CREDENTIALS_HINT: &str = "check SCHEMA_MANAGER_REGISTRY_USERNAME and \
      SCHEMA_MANAGER_REGISTRY_PASSWORD (basic auth) or SCHEMA_MANAGER_REGISTRY_TOKEN (bearer)";
@@ -228,19 +230,32 @@ pub enum RegistryError {
 }
 
 impl RegistryError {
-    /// Whether the same request may succeed later (an outage, a timeout, rate limiting, a
-    /// proxy's error page), as opposed to an answer that will not change (an incompatible
-    /// or invalid schema, bad credentials, a bad URL).
-    pub fn is_transient(&self) -> bool {
+    /// The kind of failure: an outage, a timeout, rate limiting or a proxy's error page is
+    /// [`ErrorKind::Unavailable`] (retried); a refused schema is [`ErrorKind::Schema`];
+    /// bad credentials, a bad URL or CA file, or an answer that makes no sense is
+    /// [`ErrorKind::Setup`].
+    pub fn kind(&self) -> ErrorKind {
         match self {
             Self::Server { .. }
             | Self::Timeout { .. }
             | Self::Connect { .. }
-            | Self::Request { .. } => true,
-            Self::NonJsonBody { status, .. } | Self::Status { status, .. } => {
-                *status == 429 || *status >= 500
+            | Self::Request { .. } => ErrorKind::Unavailable,
+            Self::NonJsonBody { status, .. } | Self::Status { status, .. }
+                if *status == 429 || *status >= 500 =>
+            {
+                ErrorKind::Unavailable
             }
-            _ => false,
+            Self::Incompatible { .. }
+            | Self::InvalidSchema { .. }
+            | Self::SubjectNotFound { .. }
+            | Self::VersionNotFound { .. }
+            | Self::SchemaNotFound { .. } => ErrorKind::Schema,
+            _ => ErrorKind::Setup,
         }
+    }
+
+    /// Whether the same request may succeed later (see [`kind`](Self::kind)).
+    pub fn is_transient(&self) -> bool {
+        self.kind().is_transient()
     }
 }

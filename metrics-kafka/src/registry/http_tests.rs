@@ -1,17 +1,14 @@
 //! Tests of [`HttpSchemaRegistry`] against a mock registry answering Confluent's real bodies.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use secrecy::SecretString;
 use serde_json::json;
 use wiremock::matchers::{body_json, header, headers, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use super::{
-    Compatibility, CompatibilityLevel, HttpRegistryConfig, HttpSchemaRegistry, RegistryAuth,
-    RegistryError, SchemaRegistry,
-};
+use super::{Compatibility, CompatibilityLevel, HttpSchemaRegistry, RegistryError, SchemaRegistry};
+use crate::config::{RegistryConfig, RegistryConfigBuilder};
+use crate::test_support::TempFile;
 
 const SUBJECT: &str = "lsst.square.metrics.events.app.query";
 const SCHEMA: &str = r#"{"type":"record","name":"query","namespace":"lsst.square.metrics.events.app","fields":[{"name":"duration","type":"double"}]}"#;
@@ -32,16 +29,21 @@ MEUCIQD3A6bqt5MBs9r+IuWG8oE1b9Y8zsHcfL5cSdEO3fA6/QIgRwZrrfXj6f6L
 ";
 
 /// Settings for the mock server with short timeouts and 2 retries.
-fn config(server: &MockServer) -> HttpRegistryConfig {
-    let mut config = HttpRegistryConfig::new(server.uri());
-    config.connect_timeout = Duration::from_secs(2);
-    config.request_timeout = Duration::from_secs(5);
-    config.max_retries = 2;
-    config
+fn config(server: &MockServer) -> RegistryConfigBuilder {
+    RegistryConfig::builder()
+        .url(server.uri())
+        .connect_timeout(Duration::from_secs(2))
+        .request_timeout(Duration::from_secs(5))
+        .max_retries(2)
+}
+
+/// A client for `config`, whose rules are not checked: the client's own checks are tested.
+fn client(config: RegistryConfigBuilder) -> Result<HttpSchemaRegistry, RegistryError> {
+    HttpSchemaRegistry::new(&config.build_unchecked())
 }
 
 fn registry(server: &MockServer) -> HttpSchemaRegistry {
-    HttpSchemaRegistry::new(config(server)).unwrap()
+    client(config(server)).unwrap()
 }
 
 fn json_response(status: u16, body: serde_json::Value) -> ResponseTemplate {
@@ -59,24 +61,6 @@ fn compat_path() -> String {
 
 async fn request_count(server: &MockServer) -> usize {
     server.received_requests().await.map_or(0, |r| r.len())
-}
-
-/// A file in the temp dir, removed on drop.
-struct TempFile(PathBuf);
-
-impl TempFile {
-    fn new(name: &str, contents: &str) -> Self {
-        let path =
-            std::env::temp_dir().join(format!("registry-test-{}-{name}", std::process::id()));
-        std::fs::write(&path, contents).unwrap();
-        Self(path)
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 #[tokio::test]
@@ -671,12 +655,7 @@ async fn basic_auth_header_is_sent() {
         .expect(1)
         .mount(&server)
         .await;
-    let mut config = config(&server);
-    config.auth = Some(RegistryAuth::Basic {
-        username: "alice".into(),
-        password: SecretString::from("s3cret"),
-    });
-    let registry = HttpSchemaRegistry::new(config).unwrap();
+    let registry = client(config(&server).basic_auth("alice", "s3cret")).unwrap();
     assert_eq!(registry.register(SUBJECT, SCHEMA).await.unwrap(), 1);
 }
 
@@ -690,11 +669,7 @@ async fn bearer_auth_header_is_sent() {
         .expect(1)
         .mount(&server)
         .await;
-    let mut config = config(&server);
-    config.auth = Some(RegistryAuth::Bearer {
-        token: SecretString::from("tok-123"),
-    });
-    let registry = HttpSchemaRegistry::new(config).unwrap();
+    let registry = client(config(&server).token("tok-123")).unwrap();
     assert_eq!(registry.schema_by_id(1).await.unwrap(), SCHEMA);
 }
 
@@ -710,10 +685,8 @@ async fn url_credentials_are_sent_as_basic_auth_and_kept_out_of_messages() {
         ))
         .mount(&server)
         .await;
-    let mut config = config(&server);
-    config.url = server.uri().replace("http://", "http://alice:s3cret@");
-    config.max_retries = 0;
-    let registry = HttpSchemaRegistry::new(config).unwrap();
+    let url = server.uri().replace("http://", "http://alice:s3cret@");
+    let registry = client(config(&server).url(url).max_retries(0)).unwrap();
     assert_eq!(registry.url(), server.uri());
     let error = registry.register(SUBJECT, SCHEMA).await.unwrap_err();
     assert!(matches!(error, RegistryError::Server { .. }), "{error:?}");
@@ -744,10 +717,12 @@ async fn slow_registry_times_out_after_bounded_attempts() {
         .respond_with(json_response(200, json!({ "id": 1 })).set_delay(Duration::from_secs(10)))
         .mount(&server)
         .await;
-    let mut config = config(&server);
-    config.request_timeout = Duration::from_millis(200);
-    config.max_retries = 1;
-    let registry = HttpSchemaRegistry::new(config).unwrap();
+    let registry = client(
+        config(&server)
+            .request_timeout(Duration::from_millis(200))
+            .max_retries(1),
+    )
+    .unwrap();
     let started = Instant::now();
     let error = tokio::time::timeout(Duration::from_secs(5), registry.register(SUBJECT, SCHEMA))
         .await
@@ -768,10 +743,13 @@ async fn unreachable_registry_is_a_connect_error_after_retries() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let mut config = HttpRegistryConfig::new(format!("http://127.0.0.1:{port}"));
-    config.max_retries = 1;
-    config.connect_timeout = Duration::from_secs(1);
-    let registry = HttpSchemaRegistry::new(config).unwrap();
+    let registry = client(
+        RegistryConfig::builder()
+            .url(format!("http://127.0.0.1:{port}"))
+            .max_retries(1)
+            .connect_timeout(Duration::from_secs(1)),
+    )
+    .unwrap();
     let error = tokio::time::timeout(Duration::from_secs(5), registry.schema_by_id(1))
         .await
         .expect("the client must give up on its own")
@@ -882,9 +860,7 @@ async fn register_checked_falls_back_to_the_registry_messages() {
         ))
         .mount(&server)
         .await;
-    let mut config = config(&server);
-    config.max_retries = 0;
-    let error = HttpSchemaRegistry::new(config)
+    let error = client(config(&server).max_retries(0))
         .unwrap()
         .register_checked(SUBJECT, SCHEMA_WITH_ROWS, None)
         .await
@@ -897,65 +873,50 @@ async fn register_checked_falls_back_to_the_registry_messages() {
 
 #[test]
 fn debug_never_shows_secrets() {
-    let mut config = HttpRegistryConfig::new("https://bob:url-pass@registry.example");
-    config.auth = Some(RegistryAuth::Bearer {
-        token: SecretString::from("tok-secret"),
-    });
-    let shown = format!("{config:?}");
-    assert!(
-        !shown.contains("tok-secret") && !shown.contains("url-pass"),
-        "{shown}"
-    );
-    assert!(shown.contains("registry.example"), "{shown}");
-
-    config.url = "https://registry.example".into();
-    config.auth = Some(RegistryAuth::Basic {
-        username: "bob".into(),
-        password: SecretString::from("pw-secret"),
-    });
-    let registry = HttpSchemaRegistry::new(config.clone()).unwrap();
-    for shown in [format!("{config:?}"), format!("{registry:?}")] {
-        assert!(!shown.contains("pw-secret"), "{shown}");
-        assert!(
-            shown.contains("bob") && shown.contains("REDACTED"),
-            "{shown}"
-        );
+    let url_credentials = RegistryConfig::builder().url("https://bob:url-pass@registry.example");
+    let basic = RegistryConfig::builder()
+        .url("https://registry.example")
+        .basic_auth("bob", "pw-secret");
+    let bearer = RegistryConfig::builder()
+        .url("https://registry.example")
+        .token("tok-secret");
+    for config in [url_credentials, basic, bearer] {
+        let registry = client(config.clone()).unwrap();
+        for shown in [format!("{config:?}"), format!("{registry:?}")] {
+            for secret in ["url-pass", "pw-secret", "tok-secret"] {
+                assert!(!shown.contains(secret), "{shown}");
+            }
+            assert!(shown.contains("registry.example"), "{shown}");
+        }
+        assert!(format!("{registry:?}").contains("REDACTED"));
     }
 }
 
 #[test]
-fn invalid_urls_are_rejected_with_the_reason() {
-    for (url, reason) in [
-        ("", "SCHEMA_MANAGER_REGISTRY_URL"),
-        ("not a url", "relative URL"),
-        ("ftp://registry.example", "http or https"),
-        ("http://registry.example/?x=1", "query"),
-    ] {
-        let error = HttpSchemaRegistry::new(HttpRegistryConfig::new(url)).unwrap_err();
+fn a_client_needs_a_valid_url() {
+    for url in [None, Some("ftp://registry.example")] {
+        let mut config = RegistryConfig::builder();
+        if let Some(url) = url {
+            config = config.url(url);
+        }
+        let error = client(config).unwrap_err();
         assert!(
             matches!(error, RegistryError::InvalidUrl { .. }),
             "{error:?}"
         );
-        assert!(error.to_string().contains(reason), "{url}: {error}");
+        assert!(
+            error.to_string().contains("SCHEMA_MANAGER_REGISTRY_URL"),
+            "{error}"
+        );
     }
 }
 
 #[test]
-fn credentials_in_url_and_auth_are_ambiguous() {
-    let mut config = HttpRegistryConfig::new("https://bob:pw@registry.example");
-    config.auth = Some(RegistryAuth::Bearer {
-        token: SecretString::from("tok"),
-    });
-    let error = HttpSchemaRegistry::new(config).unwrap_err();
-    let text = error.to_string();
-    assert!(text.contains("both") && !text.contains("pw@"), "{text}");
-}
-
-#[test]
 fn missing_ca_file_is_named_in_the_error() {
-    let mut config = HttpRegistryConfig::new("https://registry.example");
-    config.ca_path = Some(PathBuf::from("/nonexistent/registry-ca.pem"));
-    let error = HttpSchemaRegistry::new(config).unwrap_err();
+    let config = RegistryConfig::builder()
+        .url("https://registry.example")
+        .ca_path("/nonexistent/registry-ca.pem");
+    let error = client(config).unwrap_err();
     assert!(
         matches!(error, RegistryError::CaCertificate { .. }),
         "{error:?}"
@@ -969,12 +930,12 @@ fn missing_ca_file_is_named_in_the_error() {
 #[test]
 fn ca_file_without_certificates_is_rejected() {
     let file = TempFile::new("empty-ca.pem", "this is not a certificate\n");
-    let mut config = HttpRegistryConfig::new("https://registry.example");
-    config.ca_path = Some(file.0.clone());
-    let error = HttpSchemaRegistry::new(config).unwrap_err();
-    let text = error.to_string();
+    let config = RegistryConfig::builder()
+        .url("https://registry.example")
+        .ca_path(file.path());
+    let text = client(config).unwrap_err().to_string();
     assert!(
-        text.contains("BEGIN CERTIFICATE") && text.contains(&*file.0.to_string_lossy()),
+        text.contains("BEGIN CERTIFICATE") && text.contains(file.text()),
         "{text}"
     );
 }
@@ -982,7 +943,8 @@ fn ca_file_without_certificates_is_rejected() {
 #[test]
 fn pem_ca_file_is_accepted() {
     let file = TempFile::new("ca.pem", TEST_CA_PEM);
-    let mut config = HttpRegistryConfig::new("https://registry.example");
-    config.ca_path = Some(file.0.clone());
-    HttpSchemaRegistry::new(config).unwrap();
+    let config = RegistryConfig::builder()
+        .url("https://registry.example")
+        .ca_path(file.path());
+    client(config).unwrap();
 }

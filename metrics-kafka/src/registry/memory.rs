@@ -2,7 +2,7 @@
 //! and tests.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 
 use apache_avro::Schema;
 use async_trait::async_trait;
@@ -136,7 +136,7 @@ impl MemorySchemaRegistry {
     /// The state, even if a thread panicked while holding the lock (every update leaves
     /// it consistent).
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        metrics_core::sync::lock(&self.state)
     }
 }
 
@@ -145,7 +145,7 @@ fn parse(subject: &str, schema: &str) -> Result<Schema, RegistryError> {
     Schema::parse_str(schema).map_err(|error| RegistryError::InvalidSchema {
         subject: subject.to_owned(),
         registry: LOCATION.to_owned(),
-        message: compat::error_chain(&error),
+        message: metrics_core::ErrorChain(&error).to_string(),
     })
 }
 

@@ -11,6 +11,8 @@ mod compat;
 mod error;
 mod http;
 mod memory;
+mod tls;
+mod transport;
 
 #[cfg(test)]
 mod http_tests;
@@ -18,13 +20,29 @@ mod http_tests;
 mod memory_tests;
 
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::config::RegistryConfig;
+pub use crate::config::{CompatibilityLevel, RegistryAuth};
 pub use error::RegistryError;
-pub use http::{HttpRegistryConfig, HttpSchemaRegistry};
+pub use http::HttpSchemaRegistry;
 pub use memory::MemorySchemaRegistry;
-pub use metrics_core::config::{CompatibilityLevel, RegistryAuth};
+
+/// The registry `config` names: the HTTP client for `SCHEMA_MANAGER_REGISTRY_URL`, or,
+/// when it is unset, a new in-memory registry (the embedded development stack).
+///
+/// # Errors
+///
+/// As [`HttpSchemaRegistry::new`].
+pub fn connect(config: &RegistryConfig) -> Result<Arc<dyn SchemaRegistry>, RegistryError> {
+    Ok(if config.url_is_set() {
+        Arc::new(HttpSchemaRegistry::new(config)?)
+    } else {
+        Arc::new(MemorySchemaRegistry::new())
+    })
+}
 
 /// The registry's verdict on whether a schema may be registered under a subject.
 #[derive(Clone, Debug, PartialEq, Eq)]

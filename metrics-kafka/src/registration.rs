@@ -1,0 +1,111 @@
+//! Making an event type publishable: the topic check (creating the topic where allowed),
+//! then the schema registration; at start-up within a bounded wait, then, in resilient
+//! mode, retried in the background with the policy's backoff until it succeeds or fails
+//! for good.
+
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use metrics_core::{ErrorChain, EventError};
+
+use crate::backend::{BackendInner, blocking};
+use crate::error::Error;
+use crate::sink::{KafkaSink, Settled};
+use crate::topic::{self, TopicSpec, TopicState};
+
+impl BackendInner {
+    /// Checks the topic, creating it first when that is allowed (`KAFKA_CREATE_TOPICS`, or
+    /// always on the embedded broker, a development stack).
+    pub(crate) async fn ensure_topic(&self) -> Result<(), EventError> {
+        let producer = self.open_producer()?;
+        let topic = self.topic.clone();
+        let timeout = self.kafka.metadata_timeout();
+        let state = blocking({
+            let (producer, topic) = (producer.clone(), topic.clone());
+            move || topic::topic_state(&producer, &topic, timeout)
+        })
+        .await?;
+        if state == TopicState::Ready {
+            return Ok(());
+        }
+        if !self.kafka.create_topics() && !producer.is_embedded() {
+            return Err(Error::TopicMissing { topic }.into());
+        }
+        let admin = self.kafka.client_config();
+        topic::create_topic(&producer, &admin, &topic, TopicSpec::default()).await?;
+        blocking(move || topic::await_topic(&producer, &topic, timeout)).await
+    }
+
+    /// One attempt: topic check, then schema registration; the schema id.
+    pub(crate) async fn prepare(&self, sink: &KafkaSink, schema: &str) -> Result<u32, EventError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(EventError::Closed {
+                name: sink.event().to_owned(),
+            });
+        }
+        self.ensure_topic().await?;
+        let id = self
+            .registry
+            .register_checked(sink.subject_name(), schema, self.compatibility)
+            .await
+            .map_err(|source| Error::Registration {
+                event: sink.event().to_owned(),
+                subject: sink.subject_name().to_owned(),
+                source,
+            })?;
+        Ok(id)
+    }
+
+    /// Runs a start-up step within the policy's wait (strict mode waits for the answer).
+    pub(crate) async fn within_startup_wait<T>(
+        &self,
+        step: &'static str,
+        attempt: impl Future<Output = Result<T, EventError>>,
+    ) -> Result<T, EventError> {
+        match self.policy.startup_wait() {
+            None => attempt.await,
+            Some(waited) => tokio::time::timeout(waited, attempt)
+                .await
+                .unwrap_or_else(|_| Err(Error::NoAnswer { step, waited }.into())),
+        }
+    }
+}
+
+/// Retries the registration of `sink` until it succeeds, fails for good, or the backend
+/// closes; then settles the sink, which sends (or drops) what it held.
+pub(crate) async fn retry_in_background(
+    inner: Weak<BackendInner>,
+    sink: Weak<KafkaSink>,
+    schema: String,
+    mut backoff: metrics_core::backoff::Backoff,
+) {
+    loop {
+        let delay: Duration = backoff.next_delay();
+        tokio::time::sleep(delay).await;
+        let (Some(inner), Some(sink)) = (inner.upgrade(), sink.upgrade()) else {
+            return;
+        };
+        if inner.closed.load(Ordering::Acquire) || !sink.is_pending() {
+            return;
+        }
+        match inner.prepare(&sink, &schema).await {
+            Ok(id) => {
+                let sent = sink.settle(Settled::Ready(id));
+                tracing::info!(event = %sink.event(), subject = %sink.subject_name(), schema_id = id, attempts = backoff.attempts(), sent, "registered event schema after retrying; held events sent");
+                return;
+            }
+            Err(error) if error.is_transient() => {
+                if let Some(suppressed) = sink.retry_log().should_log() {
+                    tracing::warn!(error = %ErrorChain(&error), event = %sink.event(), attempts = backoff.attempts(), held = sink.held(), suppressed, retry_in = ?delay, "event schema not registered yet; retrying in the background");
+                }
+            }
+            Err(error) => {
+                tracing::error!(error = %ErrorChain(&error), event = %sink.event(), held = sink.held(), "event schema cannot be registered; its events will be dropped");
+                sink.settle(Settled::Failed(Arc::new(error)));
+                return;
+            }
+        }
+    }
+}

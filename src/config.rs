@@ -1,0 +1,129 @@
+//! Settings: every group the application uses, and [`Config`], which reads them all from
+//! the environment at once and reports every problem together.
+//!
+//! | group | variables | type |
+//! |---|---|---|
+//! | shared by every backend | `METRICS_*` | [`MetricsConfig`] |
+//! | Kafka cluster and producer | `KAFKA_*` | `KafkaConfig` (feature `kafka`) |
+//! | Schema Registry | `SCHEMA_MANAGER_*` | `RegistryConfig` (feature `kafka`) |
+
+pub use metrics_core::config::{
+    BackendKind, ConfigError, Describe, Env, EnvVar, MetricsConfig, MetricsConfigBuilder,
+    NotUnicode, check, metrics_vars, parse,
+};
+#[cfg(feature = "kafka")]
+pub use metrics_kafka::config::{
+    CompatibilityLevel, ExtraProperties, InvalidRegistryUrl, KafkaConfig, KafkaConfigBuilder,
+    RegistryAuth, RegistryConfig, RegistryConfigBuilder, RegistryUrl, SaslMechanism,
+    SecurityProtocol, kafka_vars, registry_vars,
+};
+
+/// Every setting of the application: one value per group.
+///
+/// ```
+/// use app_metrics::config::{BackendKind, Config};
+///
+/// let env = [("METRICS_APPLICATION", "myapp"), ("METRICS_ENABLED", "false")];
+/// let config = Config::from_lookup(|name| {
+///     env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+/// })?;
+/// assert_eq!(config.metrics.backend(), BackendKind::Noop);
+/// # Ok::<(), app_metrics::ConfigError>(())
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// The settings every backend shares (`METRICS_*`).
+    pub metrics: MetricsConfig,
+    /// The Kafka cluster and producer (`KAFKA_*`).
+    #[cfg(feature = "kafka")]
+    pub kafka: KafkaConfig,
+    /// The Schema Registry (`SCHEMA_MANAGER_*`).
+    #[cfg(feature = "kafka")]
+    pub registry: RegistryConfig,
+}
+
+impl Config {
+    /// `metrics`, with the defaults of every other group (the embedded development broker
+    /// and registry). Set the other fields to change them.
+    pub fn new(metrics: MetricsConfig) -> Self {
+        Self {
+            metrics,
+            #[cfg(feature = "kafka")]
+            kafka: KafkaConfig::builder().build_unchecked(),
+            #[cfg(feature = "kafka")]
+            registry: RegistryConfig::builder().build_unchecked(),
+        }
+    }
+
+    /// Reads every group from the process environment (see [`env_vars`](Self::env_vars)).
+    ///
+    /// Every value that cannot be parsed is reported; if all parse, every rule violation
+    /// is. As in Safir, the Kafka and registry rules are only checked when the Kafka
+    /// backend is selected (their values must still parse).
+    ///
+    /// # Errors
+    ///
+    /// Every problem at once, as one [`ConfigError`] or [`ConfigError::Several`].
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::load(Env::process())
+    }
+
+    /// As [`from_env`](Self::from_env), reading variables through `lookup` (a value, or
+    /// `None` when unset): the seam tests use instead of the process environment.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_env`](Self::from_env).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::load(Env::from_lookup(lookup))
+    }
+
+    /// Reads every group through `env`, then checks them together.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_env`](Self::from_env).
+    pub fn load(mut env: Env<'_>) -> Result<Self, ConfigError> {
+        let metrics = MetricsConfigBuilder::from_env(&mut env).build_unchecked();
+        let config = Self {
+            metrics,
+            #[cfg(feature = "kafka")]
+            kafka: KafkaConfigBuilder::from_env(&mut env).build_unchecked(),
+            #[cfg(feature = "kafka")]
+            registry: RegistryConfigBuilder::from_env(&mut env).build_unchecked(),
+        };
+        env.finish()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every rule of every group that is used.
+    ///
+    /// # Errors
+    ///
+    /// Every rule violation at once.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        #[cfg(feature = "kafka")]
+        let backend = match self.metrics.backend() {
+            BackendKind::Kafka => metrics_kafka::config::check(&self.kafka, &self.registry),
+            BackendKind::Noop | BackendKind::Mock => Ok(()),
+        };
+        #[cfg(not(feature = "kafka"))]
+        let backend = Ok(());
+        ConfigError::combine([self.metrics.validate(), backend])
+    }
+
+    /// Every environment variable [`from_env`](Self::from_env) reads, group by group: the
+    /// rows of the README's configuration table.
+    pub fn env_vars() -> impl Iterator<Item = &'static EnvVar> {
+        const GROUPS: &[&[EnvVar]] = &[
+            metrics_vars::ALL,
+            #[cfg(feature = "kafka")]
+            kafka_vars::ALL,
+            #[cfg(feature = "kafka")]
+            registry_vars::ALL,
+        ];
+        GROUPS.iter().copied().flatten()
+    }
+}
