@@ -6,6 +6,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use app_metrics::kafka::producer::Opaque;
 use app_metrics::kafka::rdkafka::mocking::MockCluster;
 use app_metrics::kafka::rdkafka::producer::{BaseRecord, Producer};
 use app_metrics::kafka::registry::{MemorySchemaRegistry, SchemaRegistry};
@@ -210,7 +211,8 @@ async fn a_producer_handed_in_stays_open_after_close() {
     producer
         .producer()
         .send(
-            BaseRecord::<(), str, usize>::with_opaque_to("app-own-topic", 0).payload("still open"),
+            BaseRecord::<(), str, Opaque>::with_opaque_to("app-own-topic", Opaque::default())
+                .payload("still open"),
         )
         .unwrap();
     producer.producer().flush(TIMEOUT).unwrap();

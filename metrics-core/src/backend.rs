@@ -11,6 +11,7 @@ use std::time::Duration;
 use crate::error::EventError;
 use crate::metadata::EventMetadata;
 use crate::payload::{EventPayload, FieldValue};
+use crate::sensor::{SensorDelegate, SinkSensors};
 
 /// A boxed, sendable future (the backend trait is used as a trait object).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -23,6 +24,8 @@ pub struct EventDescriptor {
     pub name: String,
     /// The topic the event goes to (also the record namespace).
     pub topic: Arc<str>,
+    /// The manager's sensors, which the sink reports to (see `SinkSensors`).
+    pub sensors: Arc<SensorDelegate>,
     /// The full Avro record schema: metadata, then payload fields.
     pub schema: String,
 }
@@ -36,6 +39,17 @@ pub trait OutgoingEvent {
     fn encode_avro(&self, buf: &mut Vec<u8>);
     /// The payload's fields, for recording backends.
     fn field_values(&self) -> Vec<(&'static str, FieldValue)>;
+}
+
+impl EventDescriptor {
+    /// The sensor hooks of this event type.
+    pub fn sink_sensors(&self) -> SinkSensors {
+        SinkSensors::new(
+            Arc::clone(&self.topic),
+            self.name.as_str().into(),
+            Arc::clone(&self.sensors),
+        )
+    }
 }
 
 /// An [`OutgoingEvent`] borrowing a typed payload.

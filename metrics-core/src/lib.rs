@@ -41,10 +41,12 @@ pub mod log_limit;
 pub mod manager;
 pub mod metadata;
 pub mod mock;
+pub mod monitor;
 pub mod noop;
 pub mod payload;
 pub mod policy;
 pub mod schema;
+pub mod sensor;
 pub mod sync;
 
 pub use backend::{DeliveryReport, EventBackend, EventDescriptor, EventSink, OutgoingEvent};
@@ -54,8 +56,10 @@ pub use manager::{EventMaker, EventManager, EventPublisher};
 pub use metadata::{EventMetadata, RESERVED_FIELD_NAMES};
 pub use metrics_derive::{EventEnum, EventPayload};
 pub use mock::{ANY, Expected, Matcher, MockEvents, NOT_NONE, PublishedEvent};
+pub use monitor::{Monitor, MonitorSnapshot};
 pub use payload::{EventField, EventPayload, EventScalar, FieldValue};
 pub use schema::{InvalidNameError, NameKind, record_schema, validate_name};
+pub use sensor::{Sensor, SensorDelegate};
 
 /// Support for the derives' generated code; not a public API.
 #[doc(hidden)]

@@ -18,6 +18,7 @@ use crate::noop::NoopBackend;
 use crate::payload::EventPayload;
 use crate::policy::FailurePolicy;
 use crate::schema::record_schema;
+use crate::sensor::SensorDelegate;
 use crate::sync::lock;
 
 /// Publishes an application's metrics events: one per application, created at start-up.
@@ -62,6 +63,7 @@ struct ManagerInner {
     topic: Arc<str>,
     policy: FailurePolicy,
     backend: Arc<dyn EventBackend>,
+    sensors: Arc<SensorDelegate>,
     closed: AtomicBool,
     state: Mutex<ManagerState>,
     publish_errors: LogLimiter,
@@ -97,6 +99,7 @@ impl EventManager {
                 publish_errors: policy.log_limiter(),
                 policy,
                 backend,
+                sensors: Arc::new(SensorDelegate::new()),
                 closed: AtomicBool::new(false),
                 state: Mutex::new(ManagerState::default()),
             }),
@@ -127,6 +130,30 @@ impl EventManager {
     /// The backend events go through.
     pub fn backend(&self) -> &Arc<dyn EventBackend> {
         &self.inner.backend
+    }
+
+    /// The sensors that observe this manager's publishers: attach a sensor with
+    /// [`SensorDelegate::add`] (at any time; publishers created earlier report to it too).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use metrics_core::{EventManager, EventPayload, MetricsConfig, Monitor};
+    ///
+    /// #[derive(EventPayload)]
+    /// struct Ping { rows: i64 }
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let manager = EventManager::noop(&MetricsConfig::builder("app").build()?);
+    /// let monitor = Arc::new(Monitor::new());
+    /// manager.sensors().add(monitor.clone());
+    /// manager.initialize().await?;
+    /// manager.create_publisher::<Ping>("ping").await?.publish(Ping { rows: 1 })?;
+    /// assert_eq!(monitor.snapshot().messages_sent, 1);
+    /// # Ok::<(), metrics_core::EventError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn sensors(&self) -> &Arc<SensorDelegate> {
+        &self.inner.sensors
     }
 
     fn state(&self) -> MutexGuard<'_, ManagerState> {
@@ -187,6 +214,7 @@ impl EventManager {
         let descriptor = EventDescriptor {
             name: name.to_owned(),
             topic: Arc::clone(&self.inner.topic),
+            sensors: Arc::clone(&self.inner.sensors),
             schema,
         };
         match self.inner.backend.create_sink(&descriptor).await {

@@ -9,6 +9,7 @@ use crate::backend::{BoxFuture, EventBackend, EventDescriptor, EventSink, Outgoi
 use crate::error::EventError;
 use crate::metadata::EventMetadata;
 use crate::payload::{EventField, FieldValue};
+use crate::sensor::SinkSensors;
 
 /// Records events instead of sending them; see [`EventPublisher::published`](crate::EventPublisher::published).
 #[derive(Debug, Default, Clone, Copy)]
@@ -17,9 +18,13 @@ pub struct MockBackend;
 impl EventBackend for MockBackend {
     fn create_sink(
         &self,
-        _event: &EventDescriptor,
+        event: &EventDescriptor,
     ) -> BoxFuture<'_, Result<Arc<dyn EventSink>, EventError>> {
-        Box::pin(async { Ok(Arc::new(MockSink::default()) as Arc<dyn EventSink>) })
+        let sink = MockSink {
+            events: MockEvents::default(),
+            sensors: Some(event.sink_sensors()),
+        };
+        Box::pin(async { Ok(Arc::new(sink) as Arc<dyn EventSink>) })
     }
 }
 
@@ -27,6 +32,7 @@ impl EventBackend for MockBackend {
 #[derive(Debug, Default)]
 pub struct MockSink {
     events: MockEvents,
+    sensors: Option<SinkSensors>,
 }
 
 impl MockSink {
@@ -36,10 +42,19 @@ impl MockSink {
     }
 
     fn record(&self, event: &dyn OutgoingEvent) {
-        self.events.lock().push(PublishedEvent {
-            metadata: event.metadata().clone(),
-            fields: event.field_values(),
-        });
+        let started = self.sensors.as_ref().and_then(|s| s.observe(event));
+        let offset = {
+            let mut events = self.events.lock();
+            events.push(PublishedEvent {
+                metadata: event.metadata().clone(),
+                fields: event.field_values(),
+            });
+            events.len() as i64 - 1
+        };
+        // Recorded is delivered: partition 0, the offset is the event's index.
+        if let Some(sensors) = &self.sensors {
+            sensors.completed(started, 0, offset);
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::backend::{BoxFuture, EventBackend, EventDescriptor, EventSink, OutgoingEvent};
 use crate::error::EventError;
+use crate::sensor::SinkSensors;
 
 /// Sends nothing; logs each event at debug level.
 #[derive(Debug, Default, Clone, Copy)]
@@ -14,6 +15,7 @@ pub struct NoopBackend;
 #[derive(Debug)]
 struct NoopSink {
     name: String,
+    sensors: SinkSensors,
 }
 
 impl EventBackend for NoopBackend {
@@ -23,6 +25,7 @@ impl EventBackend for NoopBackend {
     ) -> BoxFuture<'_, Result<Arc<dyn EventSink>, EventError>> {
         let sink = NoopSink {
             name: event.name.clone(),
+            sensors: event.sink_sensors(),
         };
         Box::pin(async move { Ok(Arc::new(sink) as Arc<dyn EventSink>) })
     }
@@ -31,6 +34,9 @@ impl EventBackend for NoopBackend {
 impl EventSink for NoopSink {
     fn send(&self, event: &dyn OutgoingEvent) -> Result<(), EventError> {
         tracing::debug!(event = %self.name, id = %event.metadata().id(), "metrics disabled: event not sent");
+        // Nothing is sent, so nothing can fail: reported as delivered nowhere.
+        let started = self.sensors.observe(event);
+        self.sensors.completed(started, -1, -1);
         Ok(())
     }
 

@@ -303,6 +303,7 @@ impl EventBackend for KafkaBackend {
                 subject: format!("{}.{}{}", event.topic, event.name, inner.suffix),
                 producer: Arc::downgrade(&producer.inner),
                 stats: Arc::clone(&inner.stats),
+                sensors: Arc::new(event.sink_sensors()),
                 max_held: inner.kafka.queue_max_messages(),
                 delivery_timeout: inner.kafka.delivery_timeout(),
                 retry_log: inner.policy.log_limiter(),

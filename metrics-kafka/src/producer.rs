@@ -1,19 +1,22 @@
 //! The rdkafka producer behind the Kafka backend: a `ThreadedProducer` whose context counts
-//! deliveries and wakes the callers of confirmed publishes.
+//! deliveries, reports them to the sensors and wakes the callers of confirmed publishes.
 
-use std::collections::HashMap;
+use std::ffi::c_void;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use metrics_core::ErrorKind;
 use metrics_core::log_limit::LogLimiter;
+use metrics_core::sensor::{Paired, SendState, SinkSensors, Started};
 use metrics_core::sync::lock;
 use rdkafka::ClientContext;
 use rdkafka::client::Client;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::util::IntoOpaque;
 use tokio::sync::oneshot;
 
 use crate::config::KafkaConfig;
@@ -56,12 +59,79 @@ impl DeliveryStats {
 /// Where a delivery report is sent: the broker's partition and offset, or why it failed.
 pub(crate) type DeliveryWaiter = oneshot::Sender<Result<(i32, i64), KafkaError>>;
 
-/// The producer's context: delivery accounting, confirmed-publish waiters, librdkafka logs
-/// through `tracing`.
+/// What travels with one message to its delivery report: the sensors' states of its
+/// hand-over, and the caller of a confirmed publish.
+pub(crate) struct InFlight {
+    pub(crate) started: Option<(Arc<SinkSensors>, Paired<SendState>)>,
+    pub(crate) waiter: Option<DeliveryWaiter>,
+}
+
+/// The delivery opaque of a message: nothing for a fire-and-forget event without sensors
+/// (the common case costs no allocation), else what travels with it to its delivery
+/// report. The application's own messages on a shared producer use `Opaque::default()`.
+#[derive(Default)]
+pub struct Opaque(pub(crate) Option<Box<InFlight>>);
+
+impl fmt::Debug for Opaque {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Opaque(in flight)"
+        } else {
+            "Opaque(none)"
+        })
+    }
+}
+
+impl Opaque {
+    /// The opaque for a message: boxed only when something waits for its report.
+    pub(crate) fn new(
+        sensors: &Arc<SinkSensors>,
+        started: Started,
+        waiter: Option<DeliveryWaiter>,
+    ) -> Self {
+        if started.is_none() && waiter.is_none() {
+            return Opaque(None);
+        }
+        Opaque(Some(Box::new(InFlight {
+            started: started.map(|paired| (Arc::clone(sensors), paired)),
+            waiter,
+        })))
+    }
+
+    /// Reports `error` to the sensors of a message the producer refused.
+    pub(crate) fn refused(self, error: &metrics_core::EventError) {
+        if let Some(in_flight) = self.0
+            && let Some((sensors, started)) = in_flight.started
+        {
+            sensors.failed_with(Some(started), error);
+        }
+    }
+}
+
+impl IntoOpaque for Opaque {
+    fn into_ptr(self) -> *mut c_void {
+        match self.0 {
+            None => std::ptr::null_mut(),
+            Some(in_flight) => Box::into_raw(in_flight).cast(),
+        }
+    }
+
+    unsafe fn from_ptr(ptr: *mut c_void) -> Self {
+        if ptr.is_null() {
+            Opaque(None)
+        } else {
+            // SAFETY: a non-null opaque comes from `into_ptr` above, which leaked exactly
+            // this box; librdkafka hands each message's opaque back once (to its delivery
+            // report, or with the refused record).
+            Opaque(Some(unsafe { Box::from_raw(ptr.cast::<InFlight>()) }))
+        }
+    }
+}
+
+/// The producer's context: delivery accounting, sensor reports, confirmed-publish
+/// waiters, librdkafka logs through `tracing`.
 pub struct MetricsProducerContext {
     stats: Arc<DeliveryStats>,
-    waiters: Mutex<HashMap<usize, DeliveryWaiter>>,
-    next_waiter: AtomicU64,
     failures: LogLimiter,
     client_logs: LogLimiter,
     /// librdkafka's last client-level error (TLS handshake, authentication, transport),
@@ -73,26 +143,10 @@ impl MetricsProducerContext {
     fn new(backoff: Duration) -> Self {
         Self {
             stats: Arc::default(),
-            waiters: Mutex::default(),
-            next_waiter: AtomicU64::new(1),
             failures: LogLimiter::new(backoff),
             client_logs: LogLimiter::new(backoff),
             last_error: Mutex::default(),
         }
-    }
-
-    /// Registers a waiter for one confirmed publish; the returned opaque goes with the
-    /// message (0 means "nobody waits").
-    pub(crate) fn add_waiter(&self, waiter: DeliveryWaiter) -> usize {
-        let key = usize::try_from(self.next_waiter.fetch_add(1, Ordering::Relaxed))
-            .unwrap_or(usize::MAX)
-            .max(1);
-        lock(&self.waiters).insert(key, waiter);
-        key
-    }
-
-    pub(crate) fn remove_waiter(&self, key: usize) {
-        lock(&self.waiters).remove(&key);
     }
 }
 
@@ -140,9 +194,9 @@ impl ClientContext for MetricsProducerContext {
 }
 
 impl ProducerContext for MetricsProducerContext {
-    type DeliveryOpaque = usize;
+    type DeliveryOpaque = Opaque;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, waiter: usize) {
+    fn delivery(&self, result: &DeliveryResult<'_>, opaque: Opaque) {
         use rdkafka::message::Message as _;
         let outcome = match result {
             Ok(message) => {
@@ -154,15 +208,21 @@ impl ProducerContext for MetricsProducerContext {
                 if let Some(suppressed) = self.failures.should_log() {
                     tracing::warn!(%error, topic = message.topic(), suppressed, "metrics event dropped: not delivered");
                 }
-                Err(error.clone())
+                Err(error)
             }
         };
-        if waiter != 0 {
-            let sender = lock(&self.waiters).remove(&waiter);
-            if let Some(sender) = sender {
-                // The caller may have stopped waiting; nothing to do then.
-                let _ = sender.send(outcome);
+        let Some(in_flight) = opaque.0 else {
+            return;
+        };
+        if let Some((sensors, started)) = in_flight.started {
+            match outcome {
+                Ok((partition, offset)) => sensors.completed(Some(started), partition, offset),
+                Err(error) => sensors.failed(Some(started), ErrorKind::Delivery, error),
             }
+        }
+        if let Some(waiter) = in_flight.waiter {
+            // The caller may have stopped waiting; nothing to do then.
+            let _ = waiter.send(outcome.map_err(Clone::clone));
         }
     }
 }

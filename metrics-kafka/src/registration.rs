@@ -6,12 +6,14 @@
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use metrics_core::sensor::{RegistryCall, RegistryOperation};
 use metrics_core::{ErrorChain, EventError};
 
 use crate::backend::{BackendInner, blocking};
 use crate::error::Error;
+use crate::registry::RegistryError;
 use crate::sink::{KafkaSink, Settled};
 use crate::topic::{self, TopicSpec, TopicState};
 
@@ -46,15 +48,25 @@ impl BackendInner {
             });
         }
         self.ensure_topic().await?;
-        let id = self
+        let subject = sink.subject_name();
+        let cache_hit = self.registry.cached_id(subject, schema).is_some();
+        let started = Instant::now();
+        let registered = self
             .registry
-            .register_checked(sink.subject_name(), schema, self.compatibility)
-            .await
-            .map_err(|source| Error::Registration {
-                event: sink.event().to_owned(),
-                subject: sink.subject_name().to_owned(),
-                source,
-            })?;
+            .register_checked(subject, schema, self.compatibility)
+            .await;
+        sink.sensors().registry_call(&RegistryCall {
+            operation: RegistryOperation::Register,
+            target: subject,
+            cache_hit,
+            elapsed: started.elapsed(),
+            error: registered.as_ref().err().map(RegistryError::kind),
+        });
+        let id = registered.map_err(|source| Error::Registration {
+            event: sink.event().to_owned(),
+            subject: subject.to_owned(),
+            source,
+        })?;
         Ok(id)
     }
 

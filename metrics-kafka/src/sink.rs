@@ -1,8 +1,9 @@
 //! The sink of one event type: frames events with the schema id and hands them to the
-//! producer, holding them (encoded, bounded) while the schema is not registered yet.
+//! producer, holding them (encoded, bounded) while the schema is not registered yet, and
+//! reporting each hand-over to the sensors.
 //!
 //! Its state is [`Settled`], set once: empty while pending, then ready (with the schema
-//! id) or failed for good. The hot path reads it with one atomic load.
+//! id), failed for good, or closed. The hot path reads it with one atomic load.
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -13,14 +14,16 @@ use std::time::Duration;
 
 use metrics_core::backend::BoxFuture;
 use metrics_core::log_limit::LogLimiter;
+use metrics_core::sensor::{SinkSensors, Started};
 use metrics_core::sync::lock;
-use metrics_core::{EventError, EventSink, OutgoingEvent};
-use rdkafka::producer::{BaseRecord, Producer};
+use metrics_core::{ErrorKind, EventError, EventSink, OutgoingEvent};
+use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::producer::BaseRecord;
 use tokio::sync::{SetOnce, oneshot};
 
 use crate::error::Error;
-use crate::framing;
-use crate::producer::{DeliveryStats, EventProducer};
+use crate::framing::{self, HEADER_LEN};
+use crate::producer::{DeliveryStats, DeliveryWaiter, EventProducer, Opaque};
 
 thread_local! {
     /// Each publishing thread frames into its own reused buffer: no lock, no allocation
@@ -46,6 +49,7 @@ pub(crate) struct SinkParts {
     pub(crate) subject: String,
     pub(crate) producer: Weak<EventProducer>,
     pub(crate) stats: Arc<DeliveryStats>,
+    pub(crate) sensors: Arc<SinkSensors>,
     /// Events held at most while pending (`KAFKA_QUEUE_MAX_MESSAGES`).
     pub(crate) max_held: usize,
     /// How long a confirmed publish waits for the registration (`KAFKA_DELIVERY_TIMEOUT`).
@@ -53,11 +57,17 @@ pub(crate) struct SinkParts {
     pub(crate) retry_log: LogLimiter,
 }
 
+/// An event encoded while the sink was pending, and its hand-over as the sensors saw it.
+struct Held {
+    body: Vec<u8>,
+    started: Started,
+}
+
 pub(crate) struct KafkaSink {
     parts: SinkParts,
     settled: SetOnce<Settled>,
-    /// Avro bodies (unframed) published while pending, in order; empty once settled.
-    held: Mutex<VecDeque<Vec<u8>>>,
+    /// Events published while pending, in order; empty once settled.
+    held: Mutex<VecDeque<Held>>,
     /// This sink, for the futures of confirmed publishes.
     me: Weak<KafkaSink>,
 }
@@ -90,6 +100,10 @@ impl KafkaSink {
         &self.parts.subject
     }
 
+    pub(crate) fn sensors(&self) -> &SinkSensors {
+        &self.parts.sensors
+    }
+
     /// Limits the logs of background retries of this sink's registration.
     pub(crate) fn retry_log(&self) -> &LogLimiter {
         &self.parts.retry_log
@@ -117,13 +131,10 @@ impl KafkaSink {
             return 0;
         }
         let mut sent = 0;
-        for body in held.drain(..) {
+        for Held { body, started } in held.drain(..) {
             let queued = match &settled {
-                Settled::Ready(id) => self.enqueue(*id, 0, |frame| frame.extend_from_slice(&body)),
-                Settled::Failed(_) | Settled::Closed => {
-                    self.parts.stats.count_dropped();
-                    continue;
-                }
+                Settled::Ready(id) => self.enqueue(*id, Body::Encoded(&body, started), None),
+                other => Err(self.refused(other, started)),
             };
             if queued.is_ok() {
                 sent += 1;
@@ -134,10 +145,11 @@ impl KafkaSink {
         sent
     }
 
-    /// The error for an event published after the sink failed or closed (counted).
-    fn refused(&self, settled: &Settled) -> EventError {
+    /// The error for an event published after the sink failed or closed: counted, and
+    /// reported to the sensors.
+    fn refused(&self, settled: &Settled, started: Started) -> EventError {
         self.parts.stats.count_dropped();
-        match settled {
+        let error: EventError = match settled {
             Settled::Failed(cause) => Error::Unregistered {
                 event: self.parts.event.clone(),
                 source: Arc::clone(cause),
@@ -146,34 +158,57 @@ impl KafkaSink {
             Settled::Ready(_) | Settled::Closed => EventError::Closed {
                 name: self.parts.event.clone(),
             },
-        }
+        };
+        self.parts
+            .sensors
+            .failed(started, ErrorKind::Delivery, &error);
+        error
     }
 
-    /// Frames the Avro body `write` produces with `schema_id` and queues it with `waiter`
-    /// as its delivery opaque (0: nobody waits).
+    /// Frames `body` with `schema_id` and queues it; the sensors' state of its hand-over
+    /// and a confirmed publish's `waiter` travel with it to its delivery report.
     fn enqueue(
         &self,
         schema_id: u32,
-        waiter: usize,
-        write: impl FnOnce(&mut Vec<u8>),
+        body: Body<'_>,
+        waiter: Option<DeliveryWaiter>,
     ) -> Result<(), EventError> {
         let Some(producer) = self.parts.producer.upgrade() else {
-            return Err(self.refused(&Settled::Closed));
+            let started = match body {
+                Body::Encoded(_, started) => started,
+                Body::Event(_) => None,
+            };
+            return Err(self.refused(&Settled::Closed, started));
         };
         FRAME.with_borrow_mut(|frame| {
             frame.clear();
             frame.extend_from_slice(&framing::header(schema_id));
-            write(frame);
-            let record = BaseRecord::<(), [u8], usize>::with_opaque_to(&self.parts.topic, waiter)
+            let started = match body {
+                Body::Event(event) => self
+                    .parts
+                    .sensors
+                    .encode_and_start(event, frame, HEADER_LEN),
+                Body::Encoded(bytes, started) => {
+                    frame.extend_from_slice(bytes);
+                    started
+                }
+            };
+            let opaque = Opaque::new(&self.parts.sensors, started, waiter);
+            let record = BaseRecord::<(), [u8], Opaque>::with_opaque_to(&self.parts.topic, opaque)
                 .payload(frame.as_slice());
             match producer.send(record) {
                 Ok(()) => {
                     self.parts.stats.count_enqueued();
                     Ok(())
                 }
-                Err((error, _)) => {
+                Err((error, record)) => {
                     self.parts.stats.count_dropped();
-                    Err(Error::enqueue(&self.parts.event, error).into())
+                    if error.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) {
+                        self.parts.sensors.buffer_full();
+                    }
+                    let error: EventError = Error::enqueue(&self.parts.event, error).into();
+                    record.delivery_opaque.refused(&error);
+                    Err(error)
                 }
             }
         })
@@ -186,26 +221,38 @@ impl KafkaSink {
         if let Some(settled) = self.settled.get() {
             return Ok(Some(settled));
         }
+        let mut body = Vec::with_capacity(128);
+        let started = self
+            .parts
+            .sensors
+            .encode_and_start(event, &mut body, HEADER_LEN);
         if held.len() >= self.parts.max_held {
             self.parts.stats.count_dropped();
-            return Err(Error::HoldFull {
+            self.parts.sensors.buffer_full();
+            let error: EventError = Error::HoldFull {
                 event: self.parts.event.clone(),
                 held: held.len(),
             }
-            .into());
+            .into();
+            self.parts.sensors.failed_with(started, &error);
+            return Err(error);
         }
-        let mut body = Vec::with_capacity(128);
-        event.encode_avro(&mut body);
-        held.push_back(body);
+        held.push_back(Held { body, started });
         Ok(None)
     }
 
     fn send_settled(&self, settled: &Settled, event: &dyn OutgoingEvent) -> Result<(), EventError> {
         match settled {
-            Settled::Ready(id) => self.enqueue(*id, 0, |frame| event.encode_avro(frame)),
-            other => Err(self.refused(other)),
+            Settled::Ready(id) => self.enqueue(*id, Body::Event(event), None),
+            other => Err(self.refused(other, None)),
         }
     }
+}
+
+/// What to frame: an event to encode now, or a body encoded earlier with its hand-over.
+enum Body<'a> {
+    Event(&'a dyn OutgoingEvent),
+    Encoded(&'a [u8], Started),
 }
 
 impl EventSink for KafkaSink {
@@ -229,30 +276,31 @@ impl EventSink for KafkaSink {
         };
         // Encode now: the future must not borrow the event.
         let mut body = Vec::with_capacity(128);
-        event.encode_avro(&mut body);
+        let started = self
+            .parts
+            .sensors
+            .encode_and_start(event, &mut body, HEADER_LEN);
         Box::pin(async move {
             // Wait (bounded) for the schema id if registration is still being retried.
             let waited = this.parts.delivery_timeout;
-            let settled = tokio::time::timeout(waited, this.settled.wait())
-                .await
-                .map_err(|_| Error::RegistrationTimeout {
-                    event: name.clone(),
-                    waited,
-                })?;
+            let settled = match tokio::time::timeout(waited, this.settled.wait()).await {
+                Ok(settled) => settled,
+                Err(_) => {
+                    let error: EventError = Error::RegistrationTimeout {
+                        event: name,
+                        waited,
+                    }
+                    .into();
+                    this.parts.sensors.failed_with(started, &error);
+                    return Err(error);
+                }
+            };
             let id = match settled {
                 Settled::Ready(id) => *id,
-                other => return Err(this.refused(other)),
-            };
-            let Some(producer) = this.parts.producer.upgrade() else {
-                return Err(EventError::Closed { name });
+                other => return Err(this.refused(other, started)),
             };
             let (sender, receiver) = oneshot::channel();
-            let waiter = producer.context().add_waiter(sender);
-            if let Err(error) = this.enqueue(id, waiter, |frame| frame.extend_from_slice(&body)) {
-                producer.context().remove_waiter(waiter);
-                return Err(error);
-            }
-            drop(producer);
+            this.enqueue(id, Body::Encoded(&body, started), Some(sender))?;
             match receiver.await {
                 Ok(Ok(_)) => Ok(()),
                 Ok(Err(source)) => Err(Error::Delivery {

@@ -1,0 +1,692 @@
+//! The default sensor: [`Monitor`] keeps, in memory and without a lock on the hot path,
+//! everything Faust's `Monitor` records that applies to publishing and consuming events,
+//! and renders it as a [`MonitorSnapshot`].
+
+mod custom;
+mod labeled;
+mod offsets;
+mod rates;
+mod series;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+pub use custom::CustomSnapshot;
+pub use offsets::{PartitionSnapshot, lag};
+pub use rates::Rates;
+pub use series::{HistogramSnapshot, LATENCY_BUCKETS, WindowStats, nearest_rank};
+
+use crate::error::ErrorKind;
+use crate::sensor::{
+    Clock, CommitDone, CommitState, DecodeErrorKind, DecodeFailure, DecodeState, Decoded,
+    Delivered, Encoded, MessageIn, MessageState, PartitionOffset, RebalanceState, RegistryCall,
+    SendFailure, SendInfo, SendState, Sensor, SensorResult, StreamEvent, StreamEventState,
+    SystemClock, WebRequest, WebRequestState, WebResponse,
+};
+use crate::sync::lock;
+use labeled::{Labeled, Pair, Triple};
+use offsets::{PartitionOffsets, Which};
+use rates::{Counts, Sampler};
+use series::Latency;
+
+/// How many recent measurements each history keeps (Faust's `max_*_history`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MonitorOptions {
+    /// Send latencies (hand-over to acknowledgement).
+    pub max_send_latency_history: usize,
+    /// Encode times.
+    pub max_encode_history: usize,
+    /// Registry call latencies.
+    pub max_registry_latency_history: usize,
+    /// Commit latencies.
+    pub max_commit_latency_history: usize,
+    /// Rebalance latencies (to return, and to end).
+    pub max_rebalance_history: usize,
+    /// HTTP response times.
+    pub max_http_history: usize,
+    /// Event processing times (the application's handler) and decode times.
+    pub max_event_history: usize,
+}
+
+impl Default for MonitorOptions {
+    /// 1,000 of each.
+    fn default() -> Self {
+        Self::all(1000)
+    }
+}
+
+impl MonitorOptions {
+    /// `n` of each.
+    pub fn all(n: usize) -> Self {
+        Self {
+            max_send_latency_history: n,
+            max_encode_history: n,
+            max_registry_latency_history: n,
+            max_commit_latency_history: n,
+            max_rebalance_history: n,
+            max_http_history: n,
+            max_event_history: n,
+        }
+    }
+}
+
+/// Which latency series, for exporters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::EnumIter, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+#[non_exhaustive]
+pub enum LatencyKind {
+    /// From hand-over to the producer to the broker's acknowledgement.
+    Send,
+    /// Encoding an event.
+    Encode,
+    /// A registry call that was not answered from the cache.
+    Registry,
+    /// Decoding a consumed message.
+    Decode,
+    /// The application's handler processing one event.
+    EventProcessing,
+    /// A commit of consumed offsets.
+    Commit,
+    /// A rebalance, from its start to the group's new assignment.
+    RebalanceReturn,
+    /// A rebalance, from its start to the consumer resuming.
+    RebalanceEnd,
+    /// An HTTP response.
+    Http,
+}
+
+impl LatencyKind {
+    /// The metric's base name, e.g. `send_latency`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Send => "send_latency",
+            Self::Encode => "encode",
+            Self::Registry => "registry_latency",
+            Self::Decode => "decode",
+            Self::EventProcessing => "event_processing",
+            Self::Commit => "commit_latency",
+            Self::RebalanceReturn => "rebalance_return",
+            Self::RebalanceEnd => "rebalance_end",
+            Self::Http => "http_response",
+        }
+    }
+}
+
+struct Latencies {
+    send: Latency,
+    encode: Latency,
+    registry: Latency,
+    decode: Latency,
+    event_processing: Latency,
+    commit: Latency,
+    rebalance_return: Latency,
+    rebalance_end: Latency,
+    http: Latency,
+}
+
+impl Latencies {
+    fn new(o: &MonitorOptions) -> Self {
+        Self {
+            send: Latency::new(o.max_send_latency_history),
+            encode: Latency::new(o.max_encode_history),
+            registry: Latency::new(o.max_registry_latency_history),
+            decode: Latency::new(o.max_event_history),
+            event_processing: Latency::new(o.max_event_history),
+            commit: Latency::new(o.max_commit_latency_history),
+            rebalance_return: Latency::new(o.max_rebalance_history),
+            rebalance_end: Latency::new(o.max_rebalance_history),
+            http: Latency::new(o.max_http_history),
+        }
+    }
+
+    fn get(&self, kind: LatencyKind) -> &Latency {
+        match kind {
+            LatencyKind::Send => &self.send,
+            LatencyKind::Encode => &self.encode,
+            LatencyKind::Registry => &self.registry,
+            LatencyKind::Decode => &self.decode,
+            LatencyKind::EventProcessing => &self.event_processing,
+            LatencyKind::Commit => &self.commit,
+            LatencyKind::RebalanceReturn => &self.rebalance_return,
+            LatencyKind::RebalanceEnd => &self.rebalance_end,
+            LatencyKind::Http => &self.http,
+        }
+    }
+}
+
+/// Faust's `Monitor` for app-metrics: counts, in-flight gauges, latency histories,
+/// offsets and lag, HTTP status codes, per-second rates and the application's own
+/// metrics. Every hook is a few atomic operations; a map of labels is only written the
+/// first time a label value is seen.
+///
+/// ```
+/// use std::sync::Arc;
+/// use metrics_core::monitor::Monitor;
+///
+/// let monitor = Arc::new(Monitor::new());
+/// monitor.count("cache_hits", 3);
+/// monitor.set_gauge("queue_depth", 12.0);
+/// let snapshot = monitor.snapshot();
+/// assert_eq!(snapshot.custom.counters["cache_hits"], 3);
+/// println!("{}", serde_json::to_string_pretty(&snapshot).unwrap());
+/// ```
+pub struct Monitor {
+    clock: Arc<dyn Clock>,
+    created: Instant,
+    sent: AtomicU64,
+    sent_by_topic: Labeled<Box<str>>,
+    sent_by_event: Labeled<(Box<str>, Box<str>)>,
+    bytes_sent: AtomicU64,
+    delivered: AtomicU64,
+    in_flight: AtomicI64,
+    /// Nanoseconds after `created` of the last delivery, plus one (0: never).
+    last_delivery: AtomicU64,
+    send_errors: AtomicU64,
+    send_errors_by_kind: [AtomicU64; ErrorKind::ALL.len()],
+    send_errors_by_event: Labeled<(Box<str>, Box<str>, Box<str>)>,
+    topic_buffer_full: Labeled<Box<str>>,
+    registry_calls: AtomicU64,
+    registry_cache_hits: AtomicU64,
+    registry_errors: AtomicU64,
+    received: AtomicU64,
+    received_by_topic: Labeled<Box<str>>,
+    messages_active: AtomicI64,
+    events: AtomicU64,
+    events_by_event: Labeled<Box<str>>,
+    events_active: AtomicI64,
+    decode_errors_by_kind: [AtomicU64; DecodeErrorKind::ALL.len()],
+    commits: AtomicU64,
+    commit_errors: AtomicU64,
+    rebalances: AtomicU64,
+    http_responses: Labeled<(Box<str>, Box<str>, Box<str>)>,
+    offsets: PartitionOffsets,
+    latencies: Latencies,
+    custom: custom::Custom,
+    sampler: Mutex<Sampler>,
+}
+
+impl std::fmt::Debug for Monitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Monitor")
+            .field("messages_sent", &self.sent.load(Ordering::Relaxed))
+            .field("messages_received", &self.received.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Monitor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Everything a [`Monitor`] recorded (Faust's `asdict`), ready to serialize as JSON.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MonitorSnapshot {
+    /// Events handed to the producer.
+    pub messages_sent: u64,
+    /// Events handed to the producer, by topic.
+    pub messages_sent_by_topic: BTreeMap<String, u64>,
+    /// Events handed to the producer, by topic, then event name.
+    pub messages_sent_by_event: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Bytes handed to the producer (framed values).
+    pub bytes_sent: u64,
+    /// Events the broker acknowledged.
+    pub messages_delivered: u64,
+    /// Events handed over but neither acknowledged nor failed yet.
+    pub messages_in_flight: u64,
+    /// Seconds since the last acknowledgement, if there was one.
+    pub seconds_since_last_delivery: Option<f64>,
+    /// Events not delivered.
+    pub send_errors: u64,
+    /// Events not delivered, by error kind.
+    pub send_errors_by_kind: BTreeMap<String, u64>,
+    /// Events not delivered, by topic, event name, then error kind.
+    pub send_errors_by_event: BTreeMap<String, BTreeMap<String, BTreeMap<String, u64>>>,
+    /// Times the producer's buffer was full, by topic.
+    pub topic_buffer_full: BTreeMap<String, u64>,
+    /// Registry calls, cache hits included.
+    pub registry_calls: u64,
+    /// Registry calls answered from the cache.
+    pub registry_cache_hits: u64,
+    /// Registry calls that needed a request.
+    pub registry_cache_misses: u64,
+    /// Registry calls that failed.
+    pub registry_errors: u64,
+    /// Messages read.
+    pub messages_received: u64,
+    /// Messages read, by topic.
+    pub messages_received_by_topic: BTreeMap<String, u64>,
+    /// Messages being processed.
+    pub messages_active: u64,
+    /// Decoded events handed to the application.
+    pub events_total: u64,
+    /// Decoded events handed to the application, by event name.
+    pub events_by_event: BTreeMap<String, u64>,
+    /// Events in the application's handler now.
+    pub events_active: u64,
+    /// Messages that could not be decoded, by kind.
+    pub decode_errors_by_kind: BTreeMap<String, u64>,
+    /// Commits of consumed offsets.
+    pub commits: u64,
+    /// Commits the broker refused.
+    pub commit_errors: u64,
+    /// Consumer-group rebalances.
+    pub rebalances: u64,
+    /// HTTP responses by status code.
+    pub http_responses_by_status: BTreeMap<u16, u64>,
+    /// HTTP responses by method, route template, then status code.
+    pub http_responses: BTreeMap<String, BTreeMap<String, BTreeMap<u16, u64>>>,
+    /// Read, committed and end offsets and lag per topic partition.
+    pub partitions: Vec<PartitionSnapshot>,
+    /// Per-second rates over the last sampling interval.
+    pub rates: Rates,
+    /// Send latency (hand-over to acknowledgement), in seconds.
+    pub send_latency_seconds: WindowStats,
+    /// Encode time, in seconds.
+    pub encode_seconds: WindowStats,
+    /// Latency of registry calls that needed a request, in seconds.
+    pub registry_latency_seconds: WindowStats,
+    /// Decode time, in seconds.
+    pub decode_seconds: WindowStats,
+    /// Time in the application's handler per event, in seconds.
+    pub event_processing_seconds: WindowStats,
+    /// Commit latency, in seconds.
+    pub commit_latency_seconds: WindowStats,
+    /// Rebalance start to new assignment, in seconds.
+    pub rebalance_return_seconds: WindowStats,
+    /// Rebalance start to resumed consumption, in seconds.
+    pub rebalance_end_seconds: WindowStats,
+    /// HTTP response time, in seconds.
+    pub http_response_seconds: WindowStats,
+    /// The application's own metrics.
+    pub custom: CustomSnapshot,
+}
+
+impl Monitor {
+    /// A monitor with the default history sizes and the system clock.
+    pub fn new() -> Self {
+        Self::with_options(MonitorOptions::default(), Arc::new(SystemClock))
+    }
+
+    /// A monitor with these history sizes, reading `clock` for rates and ages.
+    pub fn with_options(options: MonitorOptions, clock: Arc<dyn Clock>) -> Self {
+        let created = clock.now();
+        Self {
+            created,
+            clock,
+            sent: AtomicU64::new(0),
+            sent_by_topic: Labeled::new(),
+            sent_by_event: Labeled::new(),
+            bytes_sent: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+            in_flight: AtomicI64::new(0),
+            last_delivery: AtomicU64::new(0),
+            send_errors: AtomicU64::new(0),
+            send_errors_by_kind: std::array::from_fn(|_| AtomicU64::new(0)),
+            send_errors_by_event: Labeled::new(),
+            topic_buffer_full: Labeled::new(),
+            registry_calls: AtomicU64::new(0),
+            registry_cache_hits: AtomicU64::new(0),
+            registry_errors: AtomicU64::new(0),
+            received: AtomicU64::new(0),
+            received_by_topic: Labeled::new(),
+            messages_active: AtomicI64::new(0),
+            events: AtomicU64::new(0),
+            events_by_event: Labeled::new(),
+            events_active: AtomicI64::new(0),
+            decode_errors_by_kind: std::array::from_fn(|_| AtomicU64::new(0)),
+            commits: AtomicU64::new(0),
+            commit_errors: AtomicU64::new(0),
+            rebalances: AtomicU64::new(0),
+            http_responses: Labeled::new(),
+            offsets: PartitionOffsets::new(),
+            latencies: Latencies::new(&options),
+            custom: custom::Custom::new(options.max_event_history),
+            sampler: Mutex::new(Sampler::default()),
+        }
+    }
+
+    /// Takes a rate sample now: the rates in [`snapshot`](Self::snapshot) are over the time
+    /// since the previous sample. Call it at a steady interval (`setup_monitoring` does,
+    /// every second).
+    pub fn sample(&self) -> Rates {
+        let counts = Counts {
+            sent: self.sent.load(Ordering::Relaxed),
+            received: self.received.load(Ordering::Relaxed),
+            events: self.events.load(Ordering::Relaxed),
+            send_errors: self.send_errors.load(Ordering::Relaxed),
+        };
+        lock(&self.sampler).sample(self.clock.now(), counts)
+    }
+
+    /// How long since the broker last acknowledged an event; `None` if it never did.
+    pub fn since_last_delivery(&self) -> Option<Duration> {
+        match self.last_delivery.load(Ordering::Relaxed) {
+            0 => None,
+            nanos => Some(
+                self.clock
+                    .now()
+                    .saturating_duration_since(self.created + Duration::from_nanos(nanos - 1)),
+            ),
+        }
+    }
+
+    /// Events handed over but not yet acknowledged or failed.
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight.load(Ordering::Relaxed).max(0) as u64
+    }
+
+    /// The cumulative histogram of a latency series, for exporters.
+    pub fn histogram(&self, kind: LatencyKind) -> HistogramSnapshot {
+        self.latencies.get(kind).histogram()
+    }
+
+    /// Adds `n` to the application's counter `name` (Faust's `count`).
+    pub fn count(&self, name: &str, n: u64) {
+        self.custom.count(name, n);
+    }
+
+    /// Adds `n` to the application's counter `name` (Faust's `CustomSensor` spelling).
+    pub fn increment_counter(&self, name: &str, n: u64) {
+        self.count(name, n);
+    }
+
+    /// Sets the application's gauge `name`.
+    pub fn set_gauge(&self, name: &str, value: f64) {
+        self.custom.set_gauge(name, value);
+    }
+
+    /// Records `value` in the application's histogram `name`.
+    pub fn record_histogram(&self, name: &str, value: f64) {
+        self.custom.record(name, value);
+    }
+
+    /// The application's own metrics (Faust's `CustomSensor.get_metrics`).
+    pub fn get_metrics(&self) -> CustomSnapshot {
+        self.custom.snapshot()
+    }
+
+    /// Everything recorded so far (Faust's `asdict`).
+    pub fn snapshot(&self) -> MonitorSnapshot {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let gauge = |g: &AtomicI64| g.load(Ordering::Relaxed).max(0) as u64;
+        let calls = load(&self.registry_calls);
+        let hits = load(&self.registry_cache_hits);
+        let mut sent_by_event: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+        for ((topic, event), n) in self.sent_by_event.counts() {
+            sent_by_event
+                .entry(topic.into())
+                .or_default()
+                .insert(event.into(), n);
+        }
+        let mut errors_by_event: BTreeMap<String, BTreeMap<String, BTreeMap<String, u64>>> =
+            BTreeMap::new();
+        for ((topic, event, kind), n) in self.send_errors_by_event.counts() {
+            errors_by_event
+                .entry(topic.into())
+                .or_default()
+                .entry(event.into())
+                .or_default()
+                .insert(kind.into(), n);
+        }
+        let mut http: BTreeMap<String, BTreeMap<String, BTreeMap<u16, u64>>> = BTreeMap::new();
+        let mut by_status: BTreeMap<u16, u64> = BTreeMap::new();
+        for ((method, route, status), n) in self.http_responses.counts() {
+            let status: u16 = status.parse().unwrap_or(0);
+            *by_status.entry(status).or_default() += n;
+            http.entry(method.into())
+                .or_default()
+                .entry(route.into())
+                .or_default()
+                .insert(status, n);
+        }
+        let stats = |kind| self.latencies.get(kind).stats();
+        MonitorSnapshot {
+            messages_sent: load(&self.sent),
+            messages_sent_by_topic: strings(self.sent_by_topic.counts()),
+            messages_sent_by_event: sent_by_event,
+            bytes_sent: load(&self.bytes_sent),
+            messages_delivered: load(&self.delivered),
+            messages_in_flight: self.in_flight(),
+            seconds_since_last_delivery: self.since_last_delivery().map(|d| d.as_secs_f64()),
+            send_errors: load(&self.send_errors),
+            send_errors_by_kind: ErrorKind::ALL
+                .iter()
+                .zip(&self.send_errors_by_kind)
+                .filter(|(_, n)| load(n) > 0)
+                .map(|(kind, n)| (kind.as_str().to_owned(), load(n)))
+                .collect(),
+            send_errors_by_event: errors_by_event,
+            topic_buffer_full: strings(self.topic_buffer_full.counts()),
+            registry_calls: calls,
+            registry_cache_hits: hits,
+            registry_cache_misses: calls.saturating_sub(hits),
+            registry_errors: load(&self.registry_errors),
+            messages_received: load(&self.received),
+            messages_received_by_topic: strings(self.received_by_topic.counts()),
+            messages_active: gauge(&self.messages_active),
+            events_total: load(&self.events),
+            events_by_event: strings(self.events_by_event.counts()),
+            events_active: gauge(&self.events_active),
+            decode_errors_by_kind: DecodeErrorKind::ALL
+                .iter()
+                .zip(&self.decode_errors_by_kind)
+                .filter(|(_, n)| load(n) > 0)
+                .map(|(kind, n)| (kind.as_str().to_owned(), load(n)))
+                .collect(),
+            commits: load(&self.commits),
+            commit_errors: load(&self.commit_errors),
+            rebalances: load(&self.rebalances),
+            http_responses_by_status: by_status,
+            http_responses: http,
+            partitions: self.offsets.snapshot(),
+            rates: lock(&self.sampler).rates(),
+            send_latency_seconds: stats(LatencyKind::Send),
+            encode_seconds: stats(LatencyKind::Encode),
+            registry_latency_seconds: stats(LatencyKind::Registry),
+            decode_seconds: stats(LatencyKind::Decode),
+            event_processing_seconds: stats(LatencyKind::EventProcessing),
+            commit_latency_seconds: stats(LatencyKind::Commit),
+            rebalance_return_seconds: stats(LatencyKind::RebalanceReturn),
+            rebalance_end_seconds: stats(LatencyKind::RebalanceEnd),
+            http_response_seconds: stats(LatencyKind::Http),
+            custom: self.custom.snapshot(),
+        }
+    }
+
+    fn delivery_ended(&self) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+fn strings(counts: Vec<(Box<str>, u64)>) -> BTreeMap<String, u64> {
+    counts.into_iter().map(|(k, v)| (k.into(), v)).collect()
+}
+
+fn index_of(kind: ErrorKind) -> usize {
+    ErrorKind::ALL.iter().position(|k| *k == kind).unwrap_or(0)
+}
+
+impl Sensor for Monitor {
+    fn name(&self) -> &str {
+        "monitor"
+    }
+
+    fn metrics(&self) -> Option<serde_json::Value> {
+        serde_json::to_value(self.snapshot()).ok()
+    }
+
+    fn on_send_initiated(&self, send: &SendInfo<'_>) -> SensorResult<SendState> {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        self.sent_by_topic.add(send.topic, 1);
+        self.sent_by_event.add(&Pair(send.topic, send.event), 1);
+        self.bytes_sent
+            .fetch_add(send.value_size as u64, Ordering::Relaxed);
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        Ok(SendState::at(send.at))
+    }
+
+    fn on_send_completed(&self, state: SendState, done: &Delivered<'_>) -> SensorResult {
+        self.delivered.fetch_add(1, Ordering::Relaxed);
+        self.delivery_ended();
+        self.latencies.send.record(state.elapsed(done.at));
+        let since_created = done.at.saturating_duration_since(self.created).as_nanos();
+        let nanos = u64::try_from(since_created).unwrap_or(u64::MAX - 1) + 1;
+        self.last_delivery.fetch_max(nanos, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn on_send_error(&self, _state: SendState, failure: &SendFailure<'_>) -> SensorResult {
+        self.send_errors.fetch_add(1, Ordering::Relaxed);
+        self.send_errors_by_kind[index_of(failure.kind)].fetch_add(1, Ordering::Relaxed);
+        self.send_errors_by_event.add(
+            &Triple(failure.topic, failure.event, failure.kind.as_str()),
+            1,
+        );
+        self.delivery_ended();
+        Ok(())
+    }
+
+    fn on_topic_buffer_full(&self, topic: &str) -> SensorResult {
+        self.topic_buffer_full.add(topic, 1);
+        Ok(())
+    }
+
+    fn on_encode(&self, encoded: &Encoded<'_>) -> SensorResult {
+        self.latencies.encode.record(encoded.elapsed);
+        Ok(())
+    }
+
+    fn on_registry_call(&self, call: &RegistryCall<'_>) -> SensorResult {
+        self.registry_calls.fetch_add(1, Ordering::Relaxed);
+        if call.cache_hit {
+            self.registry_cache_hits.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.latencies.registry.record(call.elapsed);
+        }
+        if call.error.is_some() {
+            self.registry_errors.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    fn on_message_in(&self, message: &MessageIn<'_>) -> SensorResult<MessageState> {
+        self.received.fetch_add(1, Ordering::Relaxed);
+        self.received_by_topic.add(message.tp.topic, 1);
+        self.messages_active.fetch_add(1, Ordering::Relaxed);
+        self.offsets.set(&message.tp, Which::Read, message.offset);
+        Ok(MessageState::at(message.at))
+    }
+
+    fn on_message_out(&self, _state: MessageState, _message: &MessageIn<'_>) -> SensorResult {
+        self.messages_active.fetch_sub(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn on_stream_event_in(&self, event: &StreamEvent<'_>) -> SensorResult<StreamEventState> {
+        self.events.fetch_add(1, Ordering::Relaxed);
+        self.events_by_event.add(event.event, 1);
+        self.events_active.fetch_add(1, Ordering::Relaxed);
+        Ok(StreamEventState::at(event.at))
+    }
+
+    fn on_stream_event_out(
+        &self,
+        state: StreamEventState,
+        event: &StreamEvent<'_>,
+    ) -> SensorResult {
+        self.events_active.fetch_sub(1, Ordering::Relaxed);
+        self.latencies
+            .event_processing
+            .record(state.elapsed(event.at));
+        Ok(())
+    }
+
+    fn on_decode_end(&self, state: DecodeState, decoded: &Decoded<'_>) -> SensorResult {
+        self.latencies.decode.record(state.elapsed(decoded.at));
+        Ok(())
+    }
+
+    fn on_decode_error(&self, state: DecodeState, failure: &DecodeFailure<'_>) -> SensorResult {
+        let index = DecodeErrorKind::ALL
+            .iter()
+            .position(|k| *k == failure.kind)
+            .unwrap_or(0);
+        self.decode_errors_by_kind[index].fetch_add(1, Ordering::Relaxed);
+        self.latencies.decode.record(state.elapsed(failure.at));
+        Ok(())
+    }
+
+    fn on_commit_completed(&self, state: CommitState, done: &CommitDone) -> SensorResult {
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        if !done.ok {
+            self.commit_errors.fetch_add(1, Ordering::Relaxed);
+        }
+        self.latencies.commit.record(state.elapsed(done.at));
+        Ok(())
+    }
+
+    fn on_tp_commit(&self, offsets: &[PartitionOffset<'_>]) -> SensorResult {
+        for committed in offsets {
+            self.offsets
+                .set(&committed.tp, Which::Committed, committed.offset);
+        }
+        Ok(())
+    }
+
+    fn track_tp_end_offset(&self, end: &PartitionOffset<'_>) -> SensorResult {
+        self.offsets.set(&end.tp, Which::End, end.offset);
+        Ok(())
+    }
+
+    fn on_rebalance_start(&self, at: Instant) -> SensorResult<RebalanceState> {
+        self.rebalances.fetch_add(1, Ordering::Relaxed);
+        Ok(RebalanceState::at(at))
+    }
+
+    fn on_rebalance_return(
+        &self,
+        state: RebalanceState,
+        at: Instant,
+    ) -> SensorResult<RebalanceState> {
+        self.latencies
+            .rebalance_return
+            .record(at.saturating_duration_since(state.started));
+        Ok(RebalanceState {
+            returned: Some(at),
+            ..state
+        })
+    }
+
+    fn on_rebalance_end(&self, state: RebalanceState, at: Instant) -> SensorResult {
+        self.latencies
+            .rebalance_end
+            .record(at.saturating_duration_since(state.started));
+        Ok(())
+    }
+
+    fn on_web_request_start(&self, request: &WebRequest<'_>) -> SensorResult<WebRequestState> {
+        Ok(WebRequestState::at(request.at))
+    }
+
+    fn on_web_request_end(
+        &self,
+        state: WebRequestState,
+        response: &WebResponse<'_>,
+    ) -> SensorResult {
+        let status = response.status.to_string();
+        self.http_responses
+            .add(&Triple(response.method, response.route, &status), 1);
+        self.latencies.http.record(state.elapsed(response.at));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "monitor_tests.rs"]
+mod tests;

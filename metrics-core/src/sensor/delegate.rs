@@ -1,0 +1,416 @@
+//! Fans every hook out to the attached sensors, in order, with each sensor's failures
+//! (errors and panics) isolated, counted and logged once.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use smallvec::SmallVec;
+
+use super::hooks::*;
+use super::{Sensor, SensorResult};
+use crate::sync::lock;
+
+/// Identifies an attached sensor, to remove it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SensorId(u64);
+
+/// One attached sensor and its failure count.
+struct Entry {
+    id: SensorId,
+    sensor: Arc<dyn Sensor>,
+    failures: AtomicU64,
+    reported: AtomicBool,
+}
+
+impl Entry {
+    /// Runs `hook` on the sensor; a failure or panic is counted, logged the first time,
+    /// and gives `None`.
+    fn run<T>(
+        &self,
+        hook: &'static str,
+        call: impl FnOnce(&dyn Sensor) -> SensorResult<T>,
+    ) -> Option<T> {
+        let outcome = catch_unwind(AssertUnwindSafe(|| call(&*self.sensor)));
+        let error = match outcome {
+            Ok(Ok(value)) => return Some(value),
+            Ok(Err(error)) => error.to_string(),
+            Err(panic) => match panic.downcast::<String>() {
+                Ok(message) => format!("panicked: {message}"),
+                Err(panic) => match panic.downcast::<&'static str>() {
+                    Ok(message) => format!("panicked: {message}"),
+                    Err(_) => "panicked".to_owned(),
+                },
+            },
+        };
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        if !self.reported.swap(true, Ordering::Relaxed) {
+            tracing::warn!(sensor = self.sensor.name(), hook, %error, "a sensor failed; it stays attached and its later failures are only counted");
+        }
+        None
+    }
+}
+
+type Sensors = Vec<Arc<Entry>>;
+
+/// The hooks' states of one operation, one per sensor that saw it start, with the list of
+/// those sensors: the end hooks go to exactly them, even if sensors were added or removed
+/// meanwhile.
+pub struct Paired<S> {
+    sensors: Arc<Sensors>,
+    states: SmallVec<[S; 4]>,
+}
+
+impl<S> std::fmt::Debug for Paired<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Paired")
+            .field("sensors", &self.sensors.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Copy> Paired<S> {
+    fn end(self, hook: &'static str, call: impl Fn(&dyn Sensor, S) -> SensorResult) {
+        for (entry, state) in self.sensors.iter().zip(self.states) {
+            entry.run(hook, |sensor| call(sensor, state));
+        }
+    }
+
+    fn map(self, hook: &'static str, call: impl Fn(&dyn Sensor, S) -> SensorResult<S>) -> Self {
+        let states = self
+            .sensors
+            .iter()
+            .zip(self.states)
+            .map(|(entry, state)| {
+                entry
+                    .run(hook, |sensor| call(sensor, state))
+                    .unwrap_or(state)
+            })
+            .collect();
+        Self {
+            sensors: self.sensors,
+            states,
+        }
+    }
+}
+
+impl Paired<SendState> {
+    /// The broker acknowledged the event.
+    pub fn completed(self, done: &Delivered<'_>) {
+        self.end("on_send_completed", |s, state| {
+            s.on_send_completed(state, done)
+        });
+    }
+
+    /// The event was not delivered.
+    pub fn failed(self, failure: &SendFailure<'_>) {
+        self.end("on_send_error", |s, state| s.on_send_error(state, failure));
+    }
+}
+
+impl Paired<MessageState> {
+    /// The consumer is done with the message.
+    pub fn out(self, message: &MessageIn<'_>) {
+        self.end("on_message_out", |s, state| {
+            s.on_message_out(state, message)
+        });
+    }
+}
+
+impl Paired<StreamEventState> {
+    /// The application's handler returned.
+    pub fn out(self, event: &StreamEvent<'_>) {
+        self.end("on_stream_event_out", |s, state| {
+            s.on_stream_event_out(state, event)
+        });
+    }
+}
+
+impl Paired<DecodeState> {
+    /// The message was decoded.
+    pub fn decoded(self, decoded: &Decoded<'_>) {
+        self.end("on_decode_end", |s, state| s.on_decode_end(state, decoded));
+    }
+
+    /// The message could not be decoded.
+    pub fn failed(self, failure: &DecodeFailure<'_>) {
+        self.end("on_decode_error", |s, state| {
+            s.on_decode_error(state, failure)
+        });
+    }
+}
+
+impl Paired<CommitState> {
+    /// The commit ended.
+    pub fn completed(self, done: &CommitDone) {
+        self.end("on_commit_completed", |s, state| {
+            s.on_commit_completed(state, done)
+        });
+    }
+}
+
+impl Paired<RebalanceState> {
+    /// The group returned the new assignment.
+    pub fn returned(self, at: Instant) -> Self {
+        self.map("on_rebalance_return", |s, state| {
+            s.on_rebalance_return(state, at)
+        })
+    }
+
+    /// The consumer resumed.
+    pub fn ended(self, at: Instant) {
+        self.end("on_rebalance_end", |s, state| s.on_rebalance_end(state, at));
+    }
+}
+
+impl Paired<WebRequestState> {
+    /// The response is ready.
+    pub fn ended(self, response: &WebResponse<'_>) {
+        self.end("on_web_request_end", |s, state| {
+            s.on_web_request_end(state, response)
+        });
+    }
+}
+
+/// An ordered fan-out of sensors (Faust's `SensorDelegate`).
+///
+/// Hooks run on each sensor in the order they were added. A sensor that returns an error
+/// or panics is isolated: the failure is counted ([`failures`](Self::failures)), logged
+/// the first time, and neither the application nor the other sensors notice. Sensors can
+/// be added and removed while events flow; an operation's end hook goes to the sensors
+/// that saw it start. With no sensor attached, every hook returns at once.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Instant;
+/// use metrics_core::monitor::Monitor;
+/// use metrics_core::sensor::{Delivered, SendInfo, SensorDelegate};
+///
+/// let delegate = SensorDelegate::new();
+/// let monitor = Arc::new(Monitor::new());
+/// delegate.add(monitor.clone());
+///
+/// let at = Instant::now();
+/// let send = SendInfo { topic: "t", event: "query", key_size: 0, value_size: 80, at };
+/// let started = delegate.send_initiated(&send).expect("a sensor is attached");
+/// started.completed(&Delivered { topic: "t", event: "query", partition: 0, offset: 7, at });
+/// assert_eq!(monitor.snapshot().messages_sent, 1);
+/// ```
+pub struct SensorDelegate {
+    sensors: ArcSwap<Sensors>,
+    len: AtomicUsize,
+    next_id: AtomicU64,
+    edit: Mutex<()>,
+}
+
+impl std::fmt::Debug for SensorDelegate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<String> = self
+            .sensors
+            .load()
+            .iter()
+            .map(|e| e.sensor.name().to_owned())
+            .collect();
+        f.debug_struct("SensorDelegate")
+            .field("sensors", &names)
+            .finish()
+    }
+}
+
+impl Default for SensorDelegate {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SensorDelegate {
+    /// A delegate with no sensor.
+    pub fn new() -> Self {
+        Self {
+            sensors: ArcSwap::from_pointee(Vec::new()),
+            len: AtomicUsize::new(0),
+            next_id: AtomicU64::new(1),
+            edit: Mutex::new(()),
+        }
+    }
+
+    /// Attaches `sensor` after the others.
+    pub fn add(&self, sensor: Arc<dyn Sensor>) -> SensorId {
+        let _edit = lock(&self.edit);
+        let id = SensorId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        let mut sensors = Vec::clone(&self.sensors.load());
+        sensors.push(Arc::new(Entry {
+            id,
+            sensor,
+            failures: AtomicU64::new(0),
+            reported: AtomicBool::new(false),
+        }));
+        self.len.store(sensors.len(), Ordering::Release);
+        self.sensors.store(Arc::new(sensors));
+        id
+    }
+
+    /// Detaches the sensor `id`; operations it saw start still reach its end hooks.
+    /// Returns the sensor, or `None` if it was not attached.
+    pub fn remove(&self, id: SensorId) -> Option<Arc<dyn Sensor>> {
+        let _edit = lock(&self.edit);
+        let mut sensors = Vec::clone(&self.sensors.load());
+        let index = sensors.iter().position(|e| e.id == id)?;
+        let removed = sensors.remove(index);
+        self.len.store(sensors.len(), Ordering::Release);
+        self.sensors.store(Arc::new(sensors));
+        Some(Arc::clone(&removed.sensor))
+    }
+
+    /// Whether no sensor is attached (then every hook returns at once).
+    pub fn is_empty(&self) -> bool {
+        self.len.load(Ordering::Acquire) == 0
+    }
+
+    /// How many sensors are attached.
+    pub fn len(&self) -> usize {
+        self.len.load(Ordering::Acquire)
+    }
+
+    /// Each attached sensor's name and how many of its hook calls failed.
+    pub fn failures(&self) -> Vec<(String, u64)> {
+        self.sensors
+            .load()
+            .iter()
+            .map(|e| {
+                (
+                    e.sensor.name().to_owned(),
+                    e.failures.load(Ordering::Relaxed),
+                )
+            })
+            .collect()
+    }
+
+    /// Every sensor's [`metrics`](Sensor::metrics), merged into one JSON object keyed by
+    /// sensor name (`name#2` for a second sensor of the same name).
+    pub fn combined_metrics(&self) -> serde_json::Value {
+        let mut all = serde_json::Map::new();
+        for entry in self.sensors.load().iter() {
+            let Some(metrics) = entry.run("metrics", |s| Ok(s.metrics())).flatten() else {
+                continue;
+            };
+            let base = entry.sensor.name().to_owned();
+            let mut key = base.clone();
+            let mut n = 1;
+            while all.contains_key(&key) {
+                n += 1;
+                key = format!("{base}#{n}");
+            }
+            all.insert(key, metrics);
+        }
+        serde_json::Value::Object(all)
+    }
+
+    fn start<S: Copy>(
+        &self,
+        default: S,
+        hook: &'static str,
+        call: impl Fn(&dyn Sensor) -> SensorResult<S>,
+    ) -> Option<Paired<S>> {
+        if self.is_empty() {
+            return None;
+        }
+        let sensors = self.sensors.load_full();
+        let states = sensors
+            .iter()
+            .map(|entry| entry.run(hook, &call).unwrap_or(default))
+            .collect();
+        Some(Paired { sensors, states })
+    }
+
+    fn each(&self, hook: &'static str, call: impl Fn(&dyn Sensor) -> SensorResult) {
+        if self.is_empty() {
+            return;
+        }
+        for entry in self.sensors.load().iter() {
+            entry.run(hook, &call);
+        }
+    }
+
+    /// An event was handed to the producer; `None` when no sensor is attached.
+    pub fn send_initiated(&self, send: &SendInfo<'_>) -> Option<Paired<SendState>> {
+        self.start(SendState::at(send.at), "on_send_initiated", |s| {
+            s.on_send_initiated(send)
+        })
+    }
+
+    /// The producer's buffer for `topic` is full.
+    pub fn topic_buffer_full(&self, topic: &str) {
+        self.each("on_topic_buffer_full", |s| s.on_topic_buffer_full(topic));
+    }
+
+    /// An event was encoded.
+    pub fn encoded(&self, encoded: &Encoded<'_>) {
+        self.each("on_encode", |s| s.on_encode(encoded));
+    }
+
+    /// The registry was called.
+    pub fn registry_call(&self, call: &RegistryCall<'_>) {
+        self.each("on_registry_call", |s| s.on_registry_call(call));
+    }
+
+    /// A message was read.
+    pub fn message_in(&self, message: &MessageIn<'_>) -> Option<Paired<MessageState>> {
+        self.start(MessageState::at(message.at), "on_message_in", |s| {
+            s.on_message_in(message)
+        })
+    }
+
+    /// A decoded event goes to the application's handler.
+    pub fn stream_event_in(&self, event: &StreamEvent<'_>) -> Option<Paired<StreamEventState>> {
+        self.start(StreamEventState::at(event.at), "on_stream_event_in", |s| {
+            s.on_stream_event_in(event)
+        })
+    }
+
+    /// Decoding starts.
+    pub fn decode_start(&self, message: &MessageIn<'_>) -> Option<Paired<DecodeState>> {
+        self.start(DecodeState::at(message.at), "on_decode_start", |s| {
+            s.on_decode_start(message)
+        })
+    }
+
+    /// A commit starts.
+    pub fn commit_initiated(&self, at: Instant) -> Option<Paired<CommitState>> {
+        self.start(CommitState::at(at), "on_commit_initiated", |s| {
+            s.on_commit_initiated(at)
+        })
+    }
+
+    /// Offsets were committed.
+    pub fn tp_commit(&self, offsets: &[PartitionOffset<'_>]) {
+        self.each("on_tp_commit", |s| s.on_tp_commit(offsets));
+    }
+
+    /// The end offset of a partition.
+    pub fn tp_end_offset(&self, end: &PartitionOffset<'_>) {
+        self.each("track_tp_end_offset", |s| s.track_tp_end_offset(end));
+    }
+
+    /// A rebalance starts.
+    pub fn rebalance_start(&self, at: Instant) -> Option<Paired<RebalanceState>> {
+        self.start(RebalanceState::at(at), "on_rebalance_start", |s| {
+            s.on_rebalance_start(at)
+        })
+    }
+
+    /// An HTTP request arrived.
+    pub fn web_request_start(&self, request: &WebRequest<'_>) -> Option<Paired<WebRequestState>> {
+        self.start(
+            WebRequestState::at(request.at),
+            "on_web_request_start",
+            |s| s.on_web_request_start(request),
+        )
+    }
+}
+
+#[cfg(test)]
+#[path = "delegate_tests.rs"]
+mod tests;

@@ -1,0 +1,257 @@
+//! The delegate: ordered fan-out, failures isolated and counted, pairing across changes.
+
+use std::io::Write;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use super::*;
+use crate::monitor::Monitor;
+use crate::sensor::SensorError;
+
+/// Panics in every hook it implements.
+struct Panicking;
+
+impl Sensor for Panicking {
+    fn name(&self) -> &str {
+        "panicking"
+    }
+    fn on_send_initiated(&self, _: &SendInfo<'_>) -> SensorResult<SendState> {
+        panic!("boom at start")
+    }
+    fn on_send_completed(&self, _: SendState, _: &Delivered<'_>) -> SensorResult {
+        panic!("boom at end")
+    }
+}
+
+/// Returns an error from every hook it implements.
+struct Erring;
+
+impl Sensor for Erring {
+    fn name(&self) -> &str {
+        "erring"
+    }
+    fn on_send_initiated(&self, _: &SendInfo<'_>) -> SensorResult<SendState> {
+        Err(SensorError::msg("cannot reach the collector"))
+    }
+    fn on_send_completed(&self, _: SendState, _: &Delivered<'_>) -> SensorResult {
+        Err(SensorError::msg("cannot reach the collector"))
+    }
+}
+
+/// Records the order of calls.
+struct Recorder(&'static str, Arc<Mutex<Vec<&'static str>>>);
+
+impl Sensor for Recorder {
+    fn on_send_initiated(&self, send: &SendInfo<'_>) -> SensorResult<SendState> {
+        self.1.lock().unwrap().push(self.0);
+        Ok(SendState::at(send.at))
+    }
+}
+
+fn send(at: Instant) -> SendInfo<'static> {
+    SendInfo {
+        topic: "t",
+        event: "e",
+        key_size: 0,
+        value_size: 1,
+        at,
+    }
+}
+
+fn delivered(at: Instant) -> Delivered<'static> {
+    Delivered {
+        topic: "t",
+        event: "e",
+        partition: 0,
+        offset: 0,
+        at,
+    }
+}
+
+/// Collects what `tracing` writes while `f` runs.
+fn logs(f: impl FnOnce()) -> String {
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap()
+}
+
+#[test]
+fn an_empty_delegate_does_nothing() {
+    let delegate = SensorDelegate::new();
+    assert!(delegate.is_empty());
+    assert!(delegate.send_initiated(&send(Instant::now())).is_none());
+}
+
+#[test]
+fn sensors_run_in_the_order_they_were_added() {
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let delegate = SensorDelegate::new();
+    for name in ["first", "second", "third"] {
+        delegate.add(Arc::new(Recorder(name, Arc::clone(&calls))));
+    }
+    delegate.send_initiated(&send(Instant::now()));
+    assert_eq!(*calls.lock().unwrap(), ["first", "second", "third"]);
+}
+
+#[test]
+fn a_panicking_and_an_erring_sensor_are_isolated_counted_and_logged_once() {
+    let delegate = SensorDelegate::new();
+    let monitor = Arc::new(Monitor::new());
+    delegate.add(Arc::new(Panicking));
+    delegate.add(monitor.clone());
+    delegate.add(Arc::new(Erring));
+    // The default panic hook would print every panic; keep the test output readable.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let output = logs(|| {
+        for _ in 0..5 {
+            let at = Instant::now();
+            let started = delegate
+                .send_initiated(&send(at))
+                .expect("sensors attached");
+            started.completed(&delivered(at));
+        }
+    });
+    std::panic::set_hook(hook);
+
+    let s = monitor.snapshot();
+    assert_eq!(
+        (s.messages_sent, s.messages_delivered, s.messages_in_flight),
+        (5, 5, 0),
+        "the monitor carried on"
+    );
+    assert_eq!(
+        delegate.failures(),
+        [
+            ("panicking".to_owned(), 10),
+            ("monitor".to_owned(), 0),
+            ("erring".to_owned(), 10)
+        ]
+    );
+    assert_eq!(
+        output.matches("a sensor failed").count(),
+        2,
+        "once per sensor:\n{output}"
+    );
+    assert!(
+        output.contains("sensor=\"panicking\"") && output.contains("boom at start"),
+        "{output}"
+    );
+    assert!(
+        output.contains("sensor=\"erring\"") && output.contains("cannot reach the collector"),
+        "{output}"
+    );
+}
+
+#[test]
+fn a_sensor_added_mid_flight_does_not_see_the_end_of_an_earlier_start() {
+    let delegate = SensorDelegate::new();
+    let first = Arc::new(Monitor::new());
+    delegate.add(first.clone());
+    let at = Instant::now();
+    let started = delegate.send_initiated(&send(at)).unwrap();
+    let late = Arc::new(Monitor::new());
+    delegate.add(late.clone());
+    started.completed(&delivered(at));
+    assert_eq!(first.snapshot().messages_delivered, 1);
+    let l = late.snapshot();
+    assert_eq!(
+        (l.messages_sent, l.messages_delivered, l.messages_in_flight),
+        (0, 0, 0)
+    );
+}
+
+#[test]
+fn a_sensor_removed_mid_flight_still_sees_the_end_it_started() {
+    let delegate = SensorDelegate::new();
+    let monitor = Arc::new(Monitor::new());
+    let id = delegate.add(monitor.clone());
+    let at = Instant::now();
+    let started = delegate.send_initiated(&send(at)).unwrap();
+    assert!(delegate.remove(id).is_some());
+    assert!(delegate.remove(id).is_none(), "removed once");
+    assert!(delegate.is_empty());
+    started.completed(&delivered(at));
+    let s = monitor.snapshot();
+    assert_eq!(
+        (s.messages_sent, s.messages_delivered, s.messages_in_flight),
+        (1, 1, 0)
+    );
+    assert!(delegate.send_initiated(&send(at)).is_none());
+}
+
+#[test]
+fn combined_metrics_merge_every_sensors_snapshot() {
+    struct Fixed;
+    impl Sensor for Fixed {
+        fn name(&self) -> &str {
+            "fixed"
+        }
+        fn metrics(&self) -> Option<serde_json::Value> {
+            Some(serde_json::json!({"answer": 42}))
+        }
+    }
+    let delegate = SensorDelegate::new();
+    delegate.add(Arc::new(Monitor::new()));
+    delegate.add(Arc::new(Fixed));
+    delegate.add(Arc::new(Fixed));
+    delegate.add(Arc::new(Erring));
+    let all = delegate.combined_metrics();
+    assert_eq!(all["monitor"]["messages_sent"], 0);
+    assert_eq!(all["fixed"]["answer"], 42);
+    assert_eq!(all["fixed#2"]["answer"], 42);
+    assert!(all.get("erring").is_none(), "no metrics of its own");
+}
+
+#[test]
+fn concurrent_adds_and_sends_keep_every_pair() {
+    let delegate = Arc::new(SensorDelegate::new());
+    let monitors: Vec<Arc<Monitor>> = (0..3).map(|_| Arc::new(Monitor::new())).collect();
+    delegate.add(monitors[0].clone());
+    let sent = Arc::new(AtomicUsize::new(0));
+    let sender = {
+        let (delegate, sent) = (Arc::clone(&delegate), Arc::clone(&sent));
+        std::thread::spawn(move || {
+            for _ in 0..5_000 {
+                let at = Instant::now();
+                if let Some(started) = delegate.send_initiated(&send(at)) {
+                    started.completed(&delivered(at));
+                }
+                sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        })
+    };
+    let ids: Vec<SensorId> = monitors[1..]
+        .iter()
+        .map(|m| delegate.add(m.clone()))
+        .collect();
+    for id in ids {
+        delegate.remove(id);
+    }
+    sender.join().unwrap();
+    for m in &monitors {
+        let s = m.snapshot();
+        assert_eq!(
+            s.messages_in_flight, 0,
+            "every start this sensor saw has ended"
+        );
+        assert_eq!(s.messages_sent, s.messages_delivered);
+    }
+}

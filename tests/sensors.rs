@@ -1,0 +1,188 @@
+//! The producer, encode and registry hooks fed by every backend: the Kafka backend on
+//! librdkafka's mock cluster (deliveries, a full queue, broker rejections, held events
+//! dropped), and the Noop and Mock backends.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use app_metrics::kafka::rdkafka::mocking::MockCluster;
+use app_metrics::kafka::rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+use app_metrics::{EventManager, MetricsConfig, Monitor};
+use common::QueryEvent;
+use common::roundtrip::{self, TIMEOUT};
+
+fn monitored(manager: &EventManager) -> Arc<Monitor> {
+    let monitor = Arc::new(Monitor::new());
+    manager.sensors().add(monitor.clone());
+    monitor
+}
+
+#[tokio::test]
+async fn deliveries_on_the_mock_cluster_reach_the_monitor() {
+    let config = common::embedded_config("sensed");
+    let backend = common::backend(&config, None);
+    let manager = common::manager(&config, &backend);
+    let monitor = monitored(&manager);
+    manager.initialize().await.unwrap();
+    let queries = manager
+        .create_publisher::<QueryEvent>("query")
+        .await
+        .unwrap();
+    for i in 0..40 {
+        queries.publish(roundtrip::query(i)).unwrap();
+    }
+    for i in 40..45 {
+        queries
+            .publish_confirmed(roundtrip::query(i))
+            .await
+            .unwrap();
+    }
+    assert_eq!(manager.flush(TIMEOUT).await.unwrap().undelivered, 0);
+    let s = monitor.snapshot();
+    assert_eq!(s.messages_sent, 45);
+    assert_eq!(s.messages_delivered, 45);
+    assert_eq!(s.messages_in_flight, 0);
+    assert_eq!(s.send_errors, 0);
+    let topic = manager.topic();
+    assert_eq!(s.messages_sent_by_event[topic]["query"], 45);
+    assert_eq!(s.send_latency_seconds.total, 45);
+    assert_eq!(s.encode_seconds.total, 45);
+    assert!(s.bytes_sent > 45 * 40, "framed values: {}", s.bytes_sent);
+    assert_eq!((s.registry_calls, s.registry_cache_misses), (1, 1));
+    assert!(s.seconds_since_last_delivery.is_some());
+    assert_eq!(backend.stats().delivered(), 45);
+}
+
+#[tokio::test]
+async fn a_full_queue_and_a_rejection_are_send_errors_by_kind() {
+    let cluster = MockCluster::new(1).unwrap();
+    let bootstrap = cluster.bootstrap_servers();
+    let mut config = common::cluster_config("full_queue", &bootstrap, "http://127.0.0.1:9");
+    config = common::resilient(config);
+    config.kafka = config
+        .kafka
+        .to_builder()
+        .queue_max_messages(10)
+        .build()
+        .unwrap();
+    cluster.create_topic(&config.metrics.topic(), 1, 1).unwrap();
+    let manager = common::manager(
+        &config,
+        &common::backend(&config, common::memory_registry()),
+    );
+    let monitor = monitored(&manager);
+    manager.initialize().await.unwrap();
+    let queries = manager
+        .create_publisher::<QueryEvent>("query")
+        .await
+        .unwrap();
+
+    cluster.broker_down(1).unwrap();
+    for i in 0..15 {
+        queries.publish(roundtrip::query(i)).unwrap();
+    }
+    let s = monitor.snapshot();
+    assert_eq!((s.messages_sent, s.messages_in_flight), (15, 10));
+    assert_eq!(s.send_errors_by_kind["queue_full"], 5);
+    assert_eq!(s.topic_buffer_full[manager.topic()], 5);
+    cluster.broker_up(1).unwrap();
+    assert_eq!(manager.flush(TIMEOUT).await.unwrap().undelivered, 0);
+
+    cluster.request_errors(
+        RDKafkaApiKey::Produce,
+        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE],
+    );
+    assert!(
+        queries
+            .publish_confirmed(roundtrip::query(99))
+            .await
+            .is_err()
+    );
+    let s = monitor.snapshot();
+    assert_eq!(s.messages_delivered, 10);
+    assert_eq!(s.send_errors_by_kind["delivery"], 1);
+    assert_eq!(
+        s.send_errors_by_event[manager.topic()]["query"]["queue_full"],
+        5
+    );
+    assert_eq!(s.messages_in_flight, 0, "every hand-over ended");
+}
+
+#[tokio::test]
+async fn held_events_dropped_after_a_failed_registration_are_send_errors() {
+    // The registry is unreachable for good (nothing listens on port 9): events are held,
+    // then closing the manager drops them.
+    let cluster = MockCluster::new(1).unwrap();
+    let mut config = common::resilient(common::cluster_config(
+        "held",
+        &cluster.bootstrap_servers(),
+        "http://127.0.0.1:9",
+    ));
+    config.metrics = config
+        .metrics
+        .to_builder()
+        .startup_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    config.registry = config.registry.to_builder().max_retries(0).build().unwrap();
+    cluster.create_topic(&config.metrics.topic(), 1, 1).unwrap();
+    let manager = common::manager(&config, &common::backend(&config, None));
+    let monitor = monitored(&manager);
+    manager.initialize().await.unwrap();
+    let queries = manager
+        .create_publisher::<QueryEvent>("query")
+        .await
+        .expect("resilient: created, registration continues in the background");
+    for i in 0..7 {
+        queries.publish(roundtrip::query(i)).unwrap();
+    }
+    assert_eq!(monitor.snapshot().messages_in_flight, 7, "held");
+    let report = manager.close(Duration::from_millis(200)).await.unwrap();
+    assert_eq!(report.undelivered, 7);
+    let s = monitor.snapshot();
+    assert_eq!((s.send_errors, s.messages_in_flight), (7, 0));
+    assert_eq!(s.send_errors_by_kind["delivery"], 7);
+    assert!(
+        s.registry_errors >= 1,
+        "the failed registration was reported"
+    );
+}
+
+#[tokio::test]
+async fn the_noop_and_mock_backends_feed_the_sensors_too() {
+    for mock in [false, true] {
+        let config = MetricsConfig::builder("quiet")
+            .enabled(false)
+            .mock(mock)
+            .build()
+            .unwrap();
+        let manager = if mock {
+            EventManager::mock(&config)
+        } else {
+            EventManager::noop(&config)
+        };
+        let monitor = monitored(&manager);
+        manager.initialize().await.unwrap();
+        let queries = manager
+            .create_publisher::<QueryEvent>("query")
+            .await
+            .unwrap();
+        for i in 0..3 {
+            queries.publish(roundtrip::query(i)).unwrap();
+        }
+        queries
+            .publish_confirmed(roundtrip::query(3))
+            .await
+            .unwrap();
+        let s = monitor.snapshot();
+        assert_eq!(
+            (s.messages_sent, s.messages_delivered, s.messages_in_flight),
+            (4, 4, 0),
+            "mock: {mock}"
+        );
+        assert_eq!(s.encode_seconds.total, 4);
+        assert!(s.bytes_sent > 0);
+    }
+}
