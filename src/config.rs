@@ -6,6 +6,7 @@
 //! | shared by every backend | `METRICS_*` | [`MetricsConfig`] |
 //! | Kafka cluster and producer | `KAFKA_*` | `KafkaConfig` (feature `kafka`) |
 //! | Schema Registry | `SCHEMA_MANAGER_*` | `RegistryConfig` (feature `kafka`) |
+//! | monitoring | `METRICS_MONITOR_*`, `METRICS_HEALTH_*` | [`MonitoringConfig`] |
 
 pub use metrics_core::config::{
     BackendKind, ConfigError, Describe, Env, EnvVar, MetricsConfig, MetricsConfigBuilder,
@@ -17,6 +18,7 @@ pub use metrics_kafka::config::{
     RegistryAuth, RegistryConfig, RegistryConfigBuilder, RegistryUrl, SaslMechanism,
     SecurityProtocol, kafka_vars, registry_vars,
 };
+pub use metrics_monitor::{MonitoringConfig, MonitoringConfigBuilder, monitoring_vars};
 
 /// Every setting of the application: one value per group.
 ///
@@ -41,6 +43,8 @@ pub struct Config {
     /// The Schema Registry (`SCHEMA_MANAGER_*`).
     #[cfg(feature = "kafka")]
     pub registry: RegistryConfig,
+    /// Monitoring (`METRICS_MONITOR_*`, `METRICS_HEALTH_*`).
+    pub monitoring: MonitoringConfig,
 }
 
 impl Config {
@@ -53,6 +57,7 @@ impl Config {
             kafka: KafkaConfig::builder().build_unchecked(),
             #[cfg(feature = "kafka")]
             registry: RegistryConfig::builder().build_unchecked(),
+            monitoring: MonitoringConfig::builder().build_unchecked(),
         }
     }
 
@@ -92,6 +97,7 @@ impl Config {
             kafka: KafkaConfigBuilder::from_env(&mut env).build_unchecked(),
             #[cfg(feature = "kafka")]
             registry: RegistryConfigBuilder::from_env(&mut env).build_unchecked(),
+            monitoring: MonitoringConfigBuilder::from_env(&mut env).build_unchecked(),
         };
         env.finish()?;
         config.validate()?;
@@ -111,7 +117,7 @@ impl Config {
         };
         #[cfg(not(feature = "kafka"))]
         let backend = Ok(());
-        ConfigError::combine([self.metrics.validate(), backend])
+        ConfigError::combine([self.metrics.validate(), backend, self.monitoring.validate()])
     }
 
     /// Every environment variable [`from_env`](Self::from_env) reads, group by group: the
@@ -123,6 +129,7 @@ impl Config {
             kafka_vars::ALL,
             #[cfg(feature = "kafka")]
             registry_vars::ALL,
+            monitoring_vars::ALL,
         ];
         GROUPS.iter().copied().flatten()
     }

@@ -41,6 +41,11 @@ pub mod config;
 pub use config::Config;
 pub use metrics_core::*;
 
+/// Monitoring: `setup_monitoring`, the logging sensor, health checks, and (features
+/// `prometheus`, `statsd`, `http`) the exporters and the axum router.
+pub use metrics_monitor as monitoring;
+pub use metrics_monitor::setup_monitoring;
+
 /// The Kafka backend: settings, producer, Schema Registry clients, consumer, embedded stack.
 #[cfg(feature = "kafka")]
 pub use metrics_kafka as kafka;

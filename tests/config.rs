@@ -215,7 +215,8 @@ fn every_setter_is_named_after_a_documented_variable() {
             [
                 "MetricsConfigBuilder",
                 "KafkaConfigBuilder",
-                "RegistryConfigBuilder"
+                "RegistryConfigBuilder",
+                "MonitoringConfigBuilder"
             ]
             .contains(&var.builder),
             "{}",

@@ -64,6 +64,20 @@ pub fn count<T: TryFrom<u64>>(min: u64, max: u64) -> impl Fn(&str) -> Result<T, 
     }
 }
 
+/// A fraction between 0 and 1 (`0.05`), or a percentage (`5%`).
+pub fn ratio(s: &str) -> Result<f64, String> {
+    let (number, scale) = match s.strip_suffix('%') {
+        Some(percent) => (percent.trim(), 100.0),
+        None => (s, 1.0),
+    };
+    number
+        .parse::<f64>()
+        .ok()
+        .map(|n| n / scale)
+        .filter(|n| (0.0..=1.0).contains(n))
+        .ok_or_else(|| "a fraction between 0 and 1 (0.05) or a percentage (5%)".to_owned())
+}
+
 /// A comma-separated list, each entry trimmed.
 pub fn list(s: &str) -> Result<Vec<String>, String> {
     Ok(s.split(',').map(|e| e.trim().to_owned()).collect())
@@ -198,6 +212,16 @@ mod tests {
             choice::<Level>("medium").unwrap_err(),
             "one of LOW, VERY_HIGH, X-RAY"
         );
+    }
+
+    #[test]
+    fn ratios_are_fractions_or_percentages() {
+        assert_eq!(ratio("0.05"), Ok(0.05));
+        assert_eq!(ratio("5%"), Ok(0.05));
+        assert_eq!(ratio("100 %"), Ok(1.0));
+        for bad in ["1.5", "-0.1", "x", "150%"] {
+            assert!(ratio(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

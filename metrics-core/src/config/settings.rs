@@ -107,7 +107,7 @@ macro_rules! describe_with_display {
     )+};
 }
 
-describe_with_display!(bool, u32, usize);
+describe_with_display!(bool, u32, u64, usize, f64);
 
 impl Describe for Duration {
     fn describe(&self) -> String {

@@ -1,0 +1,102 @@
+//! An application's own sensor next to the Monitor: it watches deliveries and keeps the
+//! slowest one per event, and counts large events through the Monitor's custom metrics.
+//!
+//! ```sh
+//! cargo run --example custom_sensor
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use app_metrics::config::{Config, MonitoringConfig};
+use app_metrics::sensor::{Delivered, SendInfo, SendState, Sensor, SensorResult};
+use app_metrics::{EventPayload, Monitor, setup_monitoring};
+
+/// A user logged in.
+#[derive(EventPayload)]
+struct LoginEvent {
+    username: String,
+    success: bool,
+}
+
+/// Keeps the slowest delivery of each event and counts events above a size in the
+/// Monitor's custom metrics.
+struct SlowestDelivery {
+    slowest: Mutex<BTreeMap<String, Duration>>,
+    monitor: Arc<Monitor>,
+    large: usize,
+}
+
+impl Sensor for SlowestDelivery {
+    fn name(&self) -> &str {
+        "slowest_delivery"
+    }
+
+    fn metrics(&self) -> Option<serde_json::Value> {
+        let slowest = self.slowest.lock().ok()?;
+        let millis: BTreeMap<&String, f64> = slowest
+            .iter()
+            .map(|(event, d)| (event, d.as_secs_f64() * 1000.0))
+            .collect();
+        Some(serde_json::json!({ "slowest_delivery_ms": millis }))
+    }
+
+    fn on_send_initiated(&self, send: &SendInfo<'_>) -> SensorResult<SendState> {
+        if send.value_size >= self.large {
+            self.monitor.count("large_events", 1);
+        }
+        Ok(SendState::at(send.at))
+    }
+
+    fn on_send_completed(&self, state: SendState, done: &Delivered<'_>) -> SensorResult {
+        let took = state.elapsed(done.at);
+        let mut slowest = self
+            .slowest
+            .lock()
+            .map_err(|_| app_metrics::sensor::SensorError::msg("poisoned"))?;
+        let entry = slowest.entry(done.event.to_owned()).or_default();
+        *entry = (*entry).max(took);
+        Ok(())
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let config = Config::new(app_metrics::MetricsConfig::builder("custom_sensor").build()?);
+    let manager = app_metrics::make_manager(&config)?;
+    // setup_monitoring makes the Monitor; the custom sensor needs it, so it is added after.
+    let monitoring = setup_monitoring(&manager, &MonitoringConfig::builder().build()?, Vec::new())?;
+    manager.sensors().add(Arc::new(SlowestDelivery {
+        slowest: Mutex::default(),
+        monitor: Arc::clone(monitoring.monitor()),
+        large: 100,
+    }));
+
+    manager.initialize().await?;
+    let logins = manager.create_publisher::<LoginEvent>("login").await?;
+    for i in 0..50 {
+        let username = if i % 10 == 0 {
+            "a-rather-long-user-name-".repeat(2)
+        } else {
+            format!("user{i}")
+        };
+        logins.publish(LoginEvent {
+            username,
+            success: i % 7 != 0,
+        })?;
+    }
+    manager.close(Duration::from_secs(30)).await?;
+
+    let all = manager.sensors().combined_metrics();
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&all["slowest_delivery"])?
+    );
+    println!(
+        "large events: {}",
+        monitoring.monitor().get_metrics().counters["large_events"]
+    );
+    println!("delivered: {}", all["monitor"]["messages_delivered"]);
+    Ok(())
+}

@@ -1,0 +1,36 @@
+//! Monitoring for app-metrics, the counterpart of Faust's monitors: [`setup_monitoring`]
+//! attaches the [`Monitor`](metrics_core::Monitor), a [`LoggingSensor`], a
+//! `StatsdMonitor` (feature `statsd`) and the application's own sensors to a manager;
+//! [`HealthMonitor`] checks the figures against thresholds; `PrometheusMonitor` (feature
+//! `prometheus`) exports them; `Monitoring::router` (feature `http`) serves `/metrics`,
+//! `/health` and `/stats`, and `WebSensorLayer` reports an axum application's requests.
+
+mod config;
+mod health;
+#[cfg(feature = "http")]
+mod http;
+mod logging;
+#[cfg(feature = "prometheus")]
+mod prometheus;
+mod setup;
+#[cfg(feature = "statsd")]
+mod statsd;
+
+pub use config::{LogDetail, LogLevel, MonitoringConfig, MonitoringConfigBuilder, monitoring_vars};
+pub use health::{
+    HealthAlert, HealthCheck, HealthFigures, HealthIssue, HealthMonitor, HealthReport,
+    HealthThresholds,
+};
+#[cfg(feature = "http")]
+pub use http::{WebSensorLayer, WebSensorService};
+pub use logging::LoggingSensor;
+#[cfg(feature = "prometheus")]
+pub use prometheus::{Format, MonitorCollector, PrometheusMonitor};
+pub use setup::{Monitoring, MonitoringError, setup_monitoring};
+#[cfg(feature = "statsd")]
+pub use statsd::StatsdMonitor;
+
+/// The `prometheus-client` crate the export is built on, to register the application's
+/// own metrics next to ours.
+#[cfg(feature = "prometheus")]
+pub use prometheus_client;

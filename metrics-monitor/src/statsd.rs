@@ -1,0 +1,303 @@
+//! `StatsdMonitor`: the pipeline as StatsD metrics, sent as each hook fires (as Faust's
+//! `StatsdMonitor` does), through `cadence`'s queuing UDP sink: a hook formats a line and
+//! queues it, a background thread sends the packets.
+
+use std::net::UdpSocket;
+use std::time::Instant;
+
+use cadence::{
+    BufferedUdpMetricSink, Counted, Gauged, MetricError, QueuingMetricSink, StatsdClient, Timed,
+};
+use metrics_core::sensor::{
+    CommitDone, CommitState, DecodeFailure, DecodeState, Decoded, Delivered, MessageIn,
+    MessageState, PartitionOffset, RebalanceState, RegistryCall, SendFailure, SendInfo, SendState,
+    Sensor, SensorResult, StreamEvent, StreamEventState, WebRequestState, WebResponse,
+};
+
+/// Sends the pipeline's metrics to a StatsD server, with a prefix and tags
+/// (DogStatsD-style `|#key:value`, which Telegraf's and Datadog's StatsD inputs read).
+///
+/// Counters: `messages_sent`, `messages_delivered`, `send_errors`, `topic_buffer_full`,
+/// `registry_calls`, `messages_received`, `events`, `decode_errors`, `commits`,
+/// `rebalances`, `http_responses`. Timers (milliseconds): `send_latency`, `encode`,
+/// `registry_latency`, `decode`, `event_processing`, `commit_latency`,
+/// `rebalance_return`, `rebalance_end`, `http_response`. Gauges: `committed_offset`,
+/// `end_offset`.
+#[derive(Debug)]
+pub struct StatsdMonitor {
+    client: StatsdClient,
+}
+
+impl StatsdMonitor {
+    /// Sends to `address` (`host:port`), every metric name prefixed with `prefix`, every
+    /// metric tagged with `tags`.
+    ///
+    /// # Errors
+    ///
+    /// The local UDP socket cannot be opened, or `address` cannot be resolved.
+    pub fn new(address: &str, prefix: &str, tags: &[(&str, &str)]) -> Result<Self, MetricError> {
+        let socket = UdpSocket::bind("0.0.0.0:0")?;
+        socket.set_nonblocking(true)?;
+        let udp = BufferedUdpMetricSink::from(address, socket)?;
+        let sink = QueuingMetricSink::from(udp);
+        let mut builder = StatsdClient::builder(prefix, sink).with_error_handler(|error| {
+            tracing::debug!(%error, "a StatsD metric could not be sent");
+        });
+        for (key, value) in tags {
+            builder = builder.with_tag(*key, *value);
+        }
+        Ok(Self {
+            client: builder.build(),
+        })
+    }
+
+    /// Sends what is buffered now (`setup_monitoring` does, at every sample interval, so
+    /// that a quiet application's metrics do not wait for a full packet).
+    pub fn flush(&self) {
+        let _ = self.client.flush();
+    }
+}
+
+fn millis(from: Instant, to: Instant) -> u64 {
+    u64::try_from(to.saturating_duration_since(from).as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Sensor for StatsdMonitor {
+    fn name(&self) -> &str {
+        "statsd"
+    }
+
+    fn on_send_initiated(&self, send: &SendInfo<'_>) -> SensorResult<SendState> {
+        self.client
+            .count_with_tags("messages_sent", 1)
+            .with_tag("topic", send.topic)
+            .with_tag("event", send.event)
+            .try_send()?;
+        Ok(SendState::at(send.at))
+    }
+
+    fn on_send_completed(&self, state: SendState, done: &Delivered<'_>) -> SensorResult {
+        self.client
+            .count_with_tags("messages_delivered", 1)
+            .with_tag("topic", done.topic)
+            .with_tag("event", done.event)
+            .try_send()?;
+        self.client
+            .time_with_tags("send_latency", millis(state.started, done.at))
+            .with_tag("topic", done.topic)
+            .with_tag("event", done.event)
+            .try_send()?;
+        Ok(())
+    }
+
+    fn on_send_error(&self, _state: SendState, failure: &SendFailure<'_>) -> SensorResult {
+        self.client
+            .count_with_tags("send_errors", 1)
+            .with_tag("topic", failure.topic)
+            .with_tag("event", failure.event)
+            .with_tag("kind", failure.kind.as_str())
+            .try_send()?;
+        Ok(())
+    }
+
+    fn on_topic_buffer_full(&self, topic: &str) -> SensorResult {
+        self.client
+            .count_with_tags("topic_buffer_full", 1)
+            .with_tag("topic", topic)
+            .try_send()?;
+        Ok(())
+    }
+
+    fn on_registry_call(&self, call: &RegistryCall<'_>) -> SensorResult {
+        let outcome = call.error.map_or("ok", |kind| kind.as_str());
+        self.client
+            .count_with_tags("registry_calls", 1)
+            .with_tag("operation", call.operation.as_str())
+            .with_tag("cache", if call.cache_hit { "hit" } else { "miss" })
+            .with_tag("outcome", outcome)
+            .try_send()?;
+        if !call.cache_hit {
+            self.client
+                .time_with_tags("registry_latency", call.elapsed)
+                .with_tag("operation", call.operation.as_str())
+                .try_send()?;
+        }
+        Ok(())
+    }
+
+    fn on_message_in(&self, message: &MessageIn<'_>) -> SensorResult<MessageState> {
+        self.client
+            .count_with_tags("messages_received", 1)
+            .with_tag("topic", message.tp.topic)
+            .try_send()?;
+        Ok(MessageState::at(message.at))
+    }
+
+    fn on_stream_event_in(&self, event: &StreamEvent<'_>) -> SensorResult<StreamEventState> {
+        self.client
+            .count_with_tags("events", 1)
+            .with_tag("event", event.event)
+            .try_send()?;
+        Ok(StreamEventState::at(event.at))
+    }
+
+    fn on_stream_event_out(
+        &self,
+        state: StreamEventState,
+        event: &StreamEvent<'_>,
+    ) -> SensorResult {
+        self.client
+            .time_with_tags("event_processing", millis(state.started, event.at))
+            .with_tag("event", event.event)
+            .try_send()?;
+        Ok(())
+    }
+
+    fn on_decode_end(&self, state: DecodeState, decoded: &Decoded<'_>) -> SensorResult {
+        self.client
+            .time("decode", millis(state.started, decoded.at))?;
+        Ok(())
+    }
+
+    fn on_decode_error(&self, _state: DecodeState, failure: &DecodeFailure<'_>) -> SensorResult {
+        self.client
+            .count_with_tags("decode_errors", 1)
+            .with_tag("kind", failure.kind.as_str())
+            .try_send()?;
+        Ok(())
+    }
+
+    fn on_commit_completed(&self, state: CommitState, done: &CommitDone) -> SensorResult {
+        self.client
+            .count_with_tags("commits", 1)
+            .with_tag("outcome", if done.ok { "ok" } else { "error" })
+            .try_send()?;
+        self.client
+            .time("commit_latency", millis(state.started, done.at))?;
+        Ok(())
+    }
+
+    fn on_tp_commit(&self, offsets: &[PartitionOffset<'_>]) -> SensorResult {
+        for committed in offsets {
+            let partition = committed.tp.partition.to_string();
+            self.client
+                .gauge_with_tags("committed_offset", committed.offset as f64)
+                .with_tag("topic", committed.tp.topic)
+                .with_tag("partition", &partition)
+                .try_send()?;
+        }
+        Ok(())
+    }
+
+    fn track_tp_end_offset(&self, end: &PartitionOffset<'_>) -> SensorResult {
+        let partition = end.tp.partition.to_string();
+        self.client
+            .gauge_with_tags("end_offset", end.offset as f64)
+            .with_tag("topic", end.tp.topic)
+            .with_tag("partition", &partition)
+            .try_send()?;
+        Ok(())
+    }
+
+    fn on_rebalance_return(
+        &self,
+        state: RebalanceState,
+        at: Instant,
+    ) -> SensorResult<RebalanceState> {
+        self.client.count("rebalances", 1)?;
+        self.client
+            .time("rebalance_return", millis(state.started, at))?;
+        Ok(RebalanceState {
+            returned: Some(at),
+            ..state
+        })
+    }
+
+    fn on_rebalance_end(&self, state: RebalanceState, at: Instant) -> SensorResult {
+        self.client
+            .time("rebalance_end", millis(state.started, at))?;
+        Ok(())
+    }
+
+    fn on_web_request_end(
+        &self,
+        state: WebRequestState,
+        response: &WebResponse<'_>,
+    ) -> SensorResult {
+        let status = response.status.to_string();
+        self.client
+            .count_with_tags("http_responses", 1)
+            .with_tag("method", response.method)
+            .with_tag("route", response.route)
+            .with_tag("status", &status)
+            .try_send()?;
+        self.client
+            .time_with_tags("http_response", millis(state.started, response.at))
+            .with_tag("method", response.method)
+            .with_tag("route", response.route)
+            .try_send()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn statsd_lines_arrive_on_udp_with_prefix_and_tags() {
+        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let address = server.local_addr().unwrap().to_string();
+        let statsd = StatsdMonitor::new(&address, "app_metrics", &[("app", "testapp")]).unwrap();
+
+        let at = Instant::now();
+        let state = statsd
+            .on_send_initiated(&SendInfo {
+                topic: "events",
+                event: "query",
+                key_size: 0,
+                value_size: 10,
+                at,
+            })
+            .unwrap();
+        statsd
+            .on_send_completed(
+                state,
+                &Delivered {
+                    topic: "events",
+                    event: "query",
+                    partition: 0,
+                    offset: 1,
+                    at: at + Duration::from_millis(12),
+                },
+            )
+            .unwrap();
+        statsd.on_topic_buffer_full("events").unwrap();
+
+        // The queue's worker thread writes the lines into the buffer; each flush sends
+        // what has reached it.
+        server
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut lines = Vec::new();
+        let mut buf = [0u8; 4096];
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while lines.len() < 4 && Instant::now() < deadline {
+            statsd.flush();
+            if let Ok(n) = server.recv(&mut buf) {
+                let packet = String::from_utf8_lossy(&buf[..n]).into_owned();
+                lines.extend(packet.lines().map(str::to_owned));
+            }
+        }
+        assert_eq!(
+            lines,
+            [
+                "app_metrics.messages_sent:1|c|#app:testapp,topic:events,event:query",
+                "app_metrics.messages_delivered:1|c|#app:testapp,topic:events,event:query",
+                "app_metrics.send_latency:12|ms|#app:testapp,topic:events,event:query",
+                "app_metrics.topic_buffer_full:1|c|#app:testapp,topic:events",
+            ]
+        );
+    }
+}
