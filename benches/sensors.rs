@@ -9,9 +9,14 @@ use app_metrics::sensor::{Delivered, SendInfo, SensorDelegate};
 use app_metrics::{Monitor, Sensor};
 use criterion::{Criterion, criterion_group, criterion_main};
 
+/// One event type for every hook call of these tests.
+static KEY: std::sync::LazyLock<app_metrics::sensor::EventKey> =
+    std::sync::LazyLock::new(app_metrics::sensor::EventKey::new);
+
 fn hooks(c: &mut Criterion) {
     let at = Instant::now();
     let send = SendInfo {
+        key: *KEY,
         topic: "lsst.square.metrics.events.app",
         event: "query",
         key_size: 0,
@@ -19,6 +24,7 @@ fn hooks(c: &mut Criterion) {
         at,
     };
     let done = Delivered {
+        key: *KEY,
         topic: send.topic,
         event: send.event,
         partition: 0,

@@ -10,6 +10,10 @@ use app_metrics::monitoring::{Format, PrometheusMonitor};
 use app_metrics::sensor::*;
 use app_metrics::{Monitor, SensorDelegate};
 
+/// One event type for every hook call of these tests.
+static KEY: std::sync::LazyLock<app_metrics::sensor::EventKey> =
+    std::sync::LazyLock::new(app_metrics::sensor::EventKey::new);
+
 /// The metric names an expression mentions (identifiers starting with `prefix`).
 fn metric_names(expr: &str, prefix: &str) -> Vec<String> {
     let mut names = Vec::new();
@@ -34,6 +38,7 @@ fn exercised() -> Arc<Monitor> {
     let at = Instant::now();
     let later = at + Duration::from_millis(2);
     let send = SendInfo {
+        key: *KEY,
         topic: "events",
         event: "query",
         key_size: 0,
@@ -41,15 +46,17 @@ fn exercised() -> Arc<Monitor> {
         at,
     };
     delegate.encoded(&Encoded {
+        key: *KEY,
         topic: "events",
         event: "query",
         bytes: 85,
-        elapsed: Duration::from_micros(1),
+        elapsed: Some(Duration::from_micros(1)),
     });
     delegate
         .send_initiated(&send)
         .unwrap()
         .completed(&Delivered {
+            key: *KEY,
             topic: "events",
             event: "query",
             partition: 0,
@@ -61,6 +68,7 @@ fn exercised() -> Arc<Monitor> {
         .send_initiated(&send)
         .unwrap()
         .failed(&SendFailure {
+            key: *KEY,
             topic: "events",
             event: "query",
             kind: ErrorKind::Delivery,

@@ -247,18 +247,22 @@ impl BackendInner {
             }
             match producer {
                 // Held events become in-flight once registration succeeds: wait in short
-                // steps so both are seen.
+                // steps so both are seen. Each step makes the producer send at once
+                // (ignoring linger) and serves delivery reports for up to a millisecond;
+                // the producer's own thread serves them too, so a longer step would only
+                // add idle time after the last acknowledgement.
                 Some(producer) if in_flight > 0 => {
                     use rdkafka::producer::Producer as _;
-                    let _ = producer
-                        .producer()
-                        .flush(remaining.min(Duration::from_millis(100)));
+                    let _ = producer.producer().flush(remaining.min(FLUSH_STEP));
                 }
                 _ => std::thread::sleep(remaining.min(Duration::from_millis(50))),
             }
         }
     }
 }
+
+/// How long one step of a flush waits for delivery reports.
+const FLUSH_STEP: Duration = Duration::from_millis(1);
 
 /// Runs blocking client work (metadata, flush) off the async threads.
 pub(crate) async fn blocking<T: Send + 'static>(

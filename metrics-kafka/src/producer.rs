@@ -17,6 +17,7 @@ use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::util::IntoOpaque;
+use sharded_slab::Slab;
 use tokio::sync::oneshot;
 
 use crate::config::KafkaConfig;
@@ -66,65 +67,30 @@ pub(crate) struct InFlight {
     pub(crate) waiter: Option<DeliveryWaiter>,
 }
 
-/// The delivery opaque of a message: nothing for a fire-and-forget event without sensors
-/// (the common case costs no allocation), else what travels with it to its delivery
-/// report. The application's own messages on a shared producer use `Opaque::default()`.
-#[derive(Default)]
-pub struct Opaque(pub(crate) Option<Box<InFlight>>);
-
-impl fmt::Debug for Opaque {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_some() {
-            "Opaque(in flight)"
-        } else {
-            "Opaque(none)"
-        })
-    }
-}
+/// The delivery opaque of a message: its entry in the producer's table of messages in
+/// flight, or none for a fire-and-forget event without sensors (the common case) and
+/// for the application's own messages on a shared producer (`Opaque::default()`).
+///
+/// The table is a concurrent slab: the publishing thread inserts, the delivery thread
+/// takes, and slots are reused, so a message in flight costs no allocation and no lock.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Opaque(usize);
 
 impl Opaque {
-    /// The opaque for a message: boxed only when something waits for its report.
-    pub(crate) fn new(
-        sensors: &Arc<SinkSensors>,
-        started: Started,
-        waiter: Option<DeliveryWaiter>,
-    ) -> Self {
-        if started.is_none() && waiter.is_none() {
-            return Opaque(None);
-        }
-        Opaque(Some(Box::new(InFlight {
-            started: started.map(|paired| (Arc::clone(sensors), paired)),
-            waiter,
-        })))
-    }
-
-    /// Reports `error` to the sensors of a message the producer refused.
-    pub(crate) fn refused(self, error: &metrics_core::EventError) {
-        if let Some(in_flight) = self.0
-            && let Some((sensors, started)) = in_flight.started
-        {
-            sensors.failed_with(Some(started), error);
-        }
+    /// The slab key of this message's entry, if it has one.
+    fn key(self) -> Option<usize> {
+        self.0.checked_sub(1)
     }
 }
 
 impl IntoOpaque for Opaque {
     fn into_ptr(self) -> *mut c_void {
-        match self.0 {
-            None => std::ptr::null_mut(),
-            Some(in_flight) => Box::into_raw(in_flight).cast(),
-        }
+        // An integer carried as the opaque pointer: librdkafka never dereferences it.
+        self.0 as *mut c_void
     }
 
     unsafe fn from_ptr(ptr: *mut c_void) -> Self {
-        if ptr.is_null() {
-            Opaque(None)
-        } else {
-            // SAFETY: a non-null opaque comes from `into_ptr` above, which leaked exactly
-            // this box; librdkafka hands each message's opaque back once (to its delivery
-            // report, or with the refused record).
-            Opaque(Some(unsafe { Box::from_raw(ptr.cast::<InFlight>()) }))
-        }
+        Opaque(ptr as usize)
     }
 }
 
@@ -132,6 +98,7 @@ impl IntoOpaque for Opaque {
 /// waiters, librdkafka logs through `tracing`.
 pub struct MetricsProducerContext {
     stats: Arc<DeliveryStats>,
+    in_flight: Slab<InFlight>,
     failures: LogLimiter,
     client_logs: LogLimiter,
     /// librdkafka's last client-level error (TLS handshake, authentication, transport),
@@ -143,9 +110,56 @@ impl MetricsProducerContext {
     fn new(backoff: Duration) -> Self {
         Self {
             stats: Arc::default(),
+            in_flight: Slab::new(),
             failures: LogLimiter::new(backoff),
             client_logs: LogLimiter::new(backoff),
             last_error: Mutex::default(),
+        }
+    }
+}
+
+impl MetricsProducerContext {
+    /// The opaque of a message whose delivery report `sensors` (with the state of its
+    /// hand-over) or `waiter` wait for: none if nothing waits.
+    ///
+    /// # Errors
+    ///
+    /// Gives both back if the table is full (over 10⁹ messages in flight).
+    pub(crate) fn track(
+        &self,
+        sensors: &Arc<SinkSensors>,
+        started: Started,
+        waiter: Option<DeliveryWaiter>,
+    ) -> Result<Opaque, Box<InFlight>> {
+        if started.is_none() && waiter.is_none() {
+            return Ok(Opaque(0));
+        }
+        let in_flight = InFlight {
+            started: started.map(|paired| (Arc::clone(sensors), paired)),
+            waiter,
+        };
+        match self.in_flight.vacant_entry() {
+            Some(entry) => {
+                let key = entry.key();
+                entry.insert(in_flight);
+                Ok(Opaque(key + 1))
+            }
+            None => Err(Box::new(in_flight)),
+        }
+    }
+
+    /// What waits for the report of the message of `opaque`, taken out of the table.
+    pub(crate) fn untrack(&self, opaque: Opaque) -> Option<InFlight> {
+        self.in_flight.take(opaque.key()?)
+    }
+}
+
+impl InFlight {
+    /// Reports `error` to the sensors of a message the producer refused (a confirmed
+    /// publish's caller gets the error returned).
+    pub(crate) fn refused(self, error: &metrics_core::EventError) {
+        if let Some((sensors, started)) = self.started {
+            sensors.failed_with(Some(started), error);
         }
     }
 }
@@ -211,7 +225,7 @@ impl ProducerContext for MetricsProducerContext {
                 Err(error)
             }
         };
-        let Some(in_flight) = opaque.0 else {
+        let Some(in_flight) = self.untrack(opaque) else {
             return;
         };
         if let Some((sensors, started)) = in_flight.started {

@@ -17,13 +17,13 @@ use metrics_core::log_limit::LogLimiter;
 use metrics_core::sensor::{SinkSensors, Started};
 use metrics_core::sync::lock;
 use metrics_core::{ErrorKind, EventError, EventSink, OutgoingEvent};
-use rdkafka::error::RDKafkaErrorCode;
-use rdkafka::producer::BaseRecord;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{BaseRecord, Producer as _};
 use tokio::sync::{SetOnce, oneshot};
 
 use crate::error::Error;
 use crate::framing::{self, HEADER_LEN};
-use crate::producer::{DeliveryStats, DeliveryWaiter, EventProducer, Opaque};
+use crate::producer::{DeliveryStats, DeliveryWaiter, EventProducer, InFlight, Opaque};
 
 thread_local! {
     /// Each publishing thread frames into its own reused buffer: no lock, no allocation
@@ -193,7 +193,14 @@ impl KafkaSink {
                     started
                 }
             };
-            let opaque = Opaque::new(&self.parts.sensors, started, waiter);
+            let context = producer.context();
+            let opaque = match context.track(&self.parts.sensors, started, waiter) {
+                Ok(opaque) => opaque,
+                Err(in_flight) => {
+                    let full = KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull);
+                    return Err(self.not_queued(full, Some(*in_flight)));
+                }
+            };
             let record = BaseRecord::<(), [u8], Opaque>::with_opaque_to(&self.parts.topic, opaque)
                 .payload(frame.as_slice());
             match producer.send(record) {
@@ -202,16 +209,25 @@ impl KafkaSink {
                     Ok(())
                 }
                 Err((error, record)) => {
-                    self.parts.stats.count_dropped();
-                    if error.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) {
-                        self.parts.sensors.buffer_full();
-                    }
-                    let error: EventError = Error::enqueue(&self.parts.event, error).into();
-                    record.delivery_opaque.refused(&error);
-                    Err(error)
+                    let in_flight = context.untrack(record.delivery_opaque);
+                    Err(self.not_queued(error, in_flight))
                 }
             }
         })
+    }
+
+    /// The error for an event the producer refused: counted, and reported to the
+    /// sensors that saw it start.
+    fn not_queued(&self, error: KafkaError, in_flight: Option<InFlight>) -> EventError {
+        self.parts.stats.count_dropped();
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) {
+            self.parts.sensors.buffer_full();
+        }
+        let error: EventError = Error::enqueue(&self.parts.event, error).into();
+        if let Some(in_flight) = in_flight {
+            in_flight.refused(&error);
+        }
+        error
     }
 
     /// Holds an event while pending; `Ok(Some(settled))` if the sink settled meanwhile

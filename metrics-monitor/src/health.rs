@@ -361,6 +361,10 @@ mod tests {
         Delivered, MessageIn, PartitionOffset, SendFailure, SendInfo, Sensor, TopicPartition,
     };
 
+    /// One event type for every hook call of these tests.
+    static KEY: std::sync::LazyLock<metrics_core::sensor::EventKey> =
+        std::sync::LazyLock::new(metrics_core::sensor::EventKey::new);
+
     fn thresholds() -> HealthThresholds {
         HealthThresholds {
             max_error_rate: 0.2,
@@ -375,6 +379,7 @@ mod tests {
     fn send(monitor: &Monitor) -> metrics_core::sensor::SendState {
         monitor
             .on_send_initiated(&SendInfo {
+                key: *KEY,
                 topic: "t",
                 event: "e",
                 key_size: 0,
@@ -403,6 +408,7 @@ mod tests {
                 .on_send_error(
                     *state,
                     &SendFailure {
+                        key: *KEY,
                         topic: "t",
                         event: "e",
                         kind: ErrorKind::Delivery,
@@ -456,6 +462,7 @@ mod tests {
                 .on_send_completed(
                     *state,
                     &Delivered {
+                        key: *KEY,
                         topic: "t",
                         event: "e",
                         partition: 0,

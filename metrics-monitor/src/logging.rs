@@ -241,6 +241,10 @@ mod tests {
     use std::io::Write;
     use std::sync::{Arc, Mutex};
 
+    /// One event type for every hook call of these tests.
+    static KEY: std::sync::LazyLock<metrics_core::sensor::EventKey> =
+        std::sync::LazyLock::new(metrics_core::sensor::EventKey::new);
+
     use metrics_core::ErrorKind;
 
     fn capture(f: impl FnOnce()) -> String {
@@ -269,6 +273,7 @@ mod tests {
     fn exercise(sensor: &LoggingSensor) {
         let at = Instant::now();
         let send = SendInfo {
+            key: *KEY,
             topic: "events",
             event: "query",
             key_size: 0,
@@ -280,6 +285,7 @@ mod tests {
             .on_send_completed(
                 state,
                 &Delivered {
+                    key: *KEY,
                     topic: "events",
                     event: "query",
                     partition: 1,
@@ -293,6 +299,7 @@ mod tests {
             .on_send_error(
                 state,
                 &SendFailure {
+                    key: *KEY,
                     topic: "events",
                     event: "query",
                     kind: ErrorKind::Delivery,

@@ -1,16 +1,24 @@
 //! The export parsed back by real exposition-format parsers, in both formats.
 
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use metrics_core::ErrorKind;
 use metrics_core::sensor::{
-    Delivered, RegistryCall, RegistryOperation, SendFailure, SendInfo, Sensor, WebRequest,
-    WebResponse,
+    Delivered, EventKey, RegistryCall, RegistryOperation, SendFailure, SendInfo, Sensor,
+    WebRequest, WebResponse,
 };
 use openmetrics_parser::{MetricsExposition, OpenMetricsType, OpenMetricsValue, PrometheusValue};
 use prometheus_client::metrics::counter::Counter;
 
 use super::*;
+
+/// The key of event type `event` (each name its own).
+fn key(event: &str) -> EventKey {
+    static QUERY: LazyLock<EventKey> = LazyLock::new(EventKey::new);
+    static LOGIN: LazyLock<EventKey> = LazyLock::new(EventKey::new);
+    if event == "login" { *LOGIN } else { *QUERY }
+}
 
 /// A monitor that saw three sends (two `query`, one `login`), one of them failing with a
 /// full queue, a 3 ms delivery, a registry call, an HTTP response and a custom counter.
@@ -18,6 +26,7 @@ fn exercised() -> Arc<Monitor> {
     let monitor = Arc::new(Monitor::new());
     let at = Instant::now();
     let send = |event| SendInfo {
+        key: key(event),
         topic: "events",
         event,
         key_size: 0,
@@ -29,6 +38,7 @@ fn exercised() -> Arc<Monitor> {
         .on_send_completed(
             first,
             &Delivered {
+                key: key("query"),
                 topic: "events",
                 event: "query",
                 partition: 0,
@@ -44,6 +54,7 @@ fn exercised() -> Arc<Monitor> {
         .on_send_error(
             failed,
             &SendFailure {
+                key: key("login"),
                 topic: "events",
                 event: "login",
                 kind: ErrorKind::QueueFull,

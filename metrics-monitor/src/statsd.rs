@@ -245,6 +245,10 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    /// One event type for every hook call of these tests.
+    static KEY: std::sync::LazyLock<metrics_core::sensor::EventKey> =
+        std::sync::LazyLock::new(metrics_core::sensor::EventKey::new);
+
     #[test]
     fn statsd_lines_arrive_on_udp_with_prefix_and_tags() {
         let server = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -254,6 +258,7 @@ mod tests {
         let at = Instant::now();
         let state = statsd
             .on_send_initiated(&SendInfo {
+                key: *KEY,
                 topic: "events",
                 event: "query",
                 key_size: 0,
@@ -265,6 +270,7 @@ mod tests {
             .on_send_completed(
                 state,
                 &Delivered {
+                    key: *KEY,
                     topic: "events",
                     event: "query",
                     partition: 0,

@@ -3,6 +3,7 @@
 //! and renders it as a [`MonitorSnapshot`].
 
 mod custom;
+mod events;
 mod labeled;
 mod offsets;
 mod rates;
@@ -28,7 +29,8 @@ use crate::sensor::{
     SystemClock, WebRequest, WebRequestState, WebResponse,
 };
 use crate::sync::lock;
-use labeled::{Labeled, Pair, Triple};
+use events::EventTable;
+use labeled::{Labeled, Triple};
 use offsets::{PartitionOffsets, Which};
 use rates::{Counts, Sampler};
 use series::Latency;
@@ -177,15 +179,10 @@ impl Latencies {
 pub struct Monitor {
     clock: Arc<dyn Clock>,
     created: Instant,
-    sent: AtomicU64,
-    sent_by_topic: Labeled<Box<str>>,
-    sent_by_event: Labeled<(Box<str>, Box<str>)>,
-    bytes_sent: AtomicU64,
-    delivered: AtomicU64,
-    in_flight: AtomicI64,
-    /// Nanoseconds after `created` of the last delivery, plus one (0: never).
-    last_delivery: AtomicU64,
-    send_errors: AtomicU64,
+    /// Sends by event type (the publishing threads write these).
+    events: EventTable,
+    /// What ends a send (the delivery thread writes these).
+    outcomes: Outcomes,
     send_errors_by_kind: [AtomicU64; ErrorKind::ALL.len()],
     send_errors_by_event: Labeled<(Box<str>, Box<str>, Box<str>)>,
     topic_buffer_full: Labeled<Box<str>>,
@@ -195,7 +192,7 @@ pub struct Monitor {
     received: AtomicU64,
     received_by_topic: Labeled<Box<str>>,
     messages_active: AtomicI64,
-    events: AtomicU64,
+    events_total: AtomicU64,
     events_by_event: Labeled<Box<str>>,
     events_active: AtomicI64,
     decode_errors_by_kind: [AtomicU64; DecodeErrorKind::ALL.len()],
@@ -212,10 +209,21 @@ pub struct Monitor {
 impl std::fmt::Debug for Monitor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Monitor")
-            .field("messages_sent", &self.sent.load(Ordering::Relaxed))
+            .field("messages_sent", &self.events.total_sent())
             .field("messages_received", &self.received.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
+}
+
+/// The counters that end a send, on a cache line of their own: the delivery thread
+/// writes them while publishing threads write the send counters.
+#[repr(align(64))]
+#[derive(Default)]
+struct Outcomes {
+    delivered: AtomicU64,
+    /// Nanoseconds after `created` of the last delivery, plus one (0: never).
+    last_delivery: AtomicU64,
+    send_errors: AtomicU64,
 }
 
 impl Default for Monitor {
@@ -233,7 +241,7 @@ pub struct MonitorSnapshot {
     pub messages_sent_by_topic: BTreeMap<String, u64>,
     /// Events handed to the producer, by topic, then event name.
     pub messages_sent_by_event: BTreeMap<String, BTreeMap<String, u64>>,
-    /// Bytes handed to the producer (framed values).
+    /// Bytes handed to the producer (keys and framed values).
     pub bytes_sent: u64,
     /// Events the broker acknowledged.
     pub messages_delivered: u64,
@@ -319,14 +327,8 @@ impl Monitor {
         Self {
             created,
             clock,
-            sent: AtomicU64::new(0),
-            sent_by_topic: Labeled::new(),
-            sent_by_event: Labeled::new(),
-            bytes_sent: AtomicU64::new(0),
-            delivered: AtomicU64::new(0),
-            in_flight: AtomicI64::new(0),
-            last_delivery: AtomicU64::new(0),
-            send_errors: AtomicU64::new(0),
+            events: EventTable::new(),
+            outcomes: Outcomes::default(),
             send_errors_by_kind: std::array::from_fn(|_| AtomicU64::new(0)),
             send_errors_by_event: Labeled::new(),
             topic_buffer_full: Labeled::new(),
@@ -336,7 +338,7 @@ impl Monitor {
             received: AtomicU64::new(0),
             received_by_topic: Labeled::new(),
             messages_active: AtomicI64::new(0),
-            events: AtomicU64::new(0),
+            events_total: AtomicU64::new(0),
             events_by_event: Labeled::new(),
             events_active: AtomicI64::new(0),
             decode_errors_by_kind: std::array::from_fn(|_| AtomicU64::new(0)),
@@ -356,17 +358,17 @@ impl Monitor {
     /// every second).
     pub fn sample(&self) -> Rates {
         let counts = Counts {
-            sent: self.sent.load(Ordering::Relaxed),
+            sent: self.events.total_sent(),
             received: self.received.load(Ordering::Relaxed),
-            events: self.events.load(Ordering::Relaxed),
-            send_errors: self.send_errors.load(Ordering::Relaxed),
+            events: self.events_total.load(Ordering::Relaxed),
+            send_errors: self.outcomes.send_errors.load(Ordering::Relaxed),
         };
         lock(&self.sampler).sample(self.clock.now(), counts)
     }
 
     /// How long since the broker last acknowledged an event; `None` if it never did.
     pub fn since_last_delivery(&self) -> Option<Duration> {
-        match self.last_delivery.load(Ordering::Relaxed) {
+        match self.outcomes.last_delivery.load(Ordering::Relaxed) {
             0 => None,
             nanos => Some(
                 self.clock
@@ -378,7 +380,11 @@ impl Monitor {
 
     /// Events handed over but not yet acknowledged or failed.
     pub fn in_flight(&self) -> u64 {
-        self.in_flight.load(Ordering::Relaxed).max(0) as u64
+        // Ends first: every end follows its send, so the sends read after them cover
+        // them all.
+        let ended = self.outcomes.delivered.load(Ordering::Acquire)
+            + self.outcomes.send_errors.load(Ordering::Acquire);
+        self.events.total_sent().saturating_sub(ended)
     }
 
     /// The cumulative histogram of a latency series, for exporters.
@@ -418,12 +424,20 @@ impl Monitor {
         let calls = load(&self.registry_calls);
         let hits = load(&self.registry_cache_hits);
         let mut sent_by_event: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-        for ((topic, event), n) in self.sent_by_event.counts() {
-            sent_by_event
-                .entry(topic.into())
+        let mut sent_by_topic: BTreeMap<String, u64> = BTreeMap::new();
+        let (mut sent, mut bytes_sent) = (0, 0);
+        let in_flight = self.in_flight();
+        self.events.for_each(|counters| {
+            let (n, bytes) = counters.counts();
+            sent += n;
+            bytes_sent += bytes;
+            *sent_by_topic.entry(counters.topic.to_string()).or_default() += n;
+            *sent_by_event
+                .entry(counters.topic.to_string())
                 .or_default()
-                .insert(event.into(), n);
-        }
+                .entry(counters.event.to_string())
+                .or_default() += n;
+        });
         let mut errors_by_event: BTreeMap<String, BTreeMap<String, BTreeMap<String, u64>>> =
             BTreeMap::new();
         for ((topic, event, kind), n) in self.send_errors_by_event.counts() {
@@ -447,14 +461,14 @@ impl Monitor {
         }
         let stats = |kind| self.latencies.get(kind).stats();
         MonitorSnapshot {
-            messages_sent: load(&self.sent),
-            messages_sent_by_topic: strings(self.sent_by_topic.counts()),
+            messages_sent: sent,
+            messages_sent_by_topic: sent_by_topic,
             messages_sent_by_event: sent_by_event,
-            bytes_sent: load(&self.bytes_sent),
-            messages_delivered: load(&self.delivered),
-            messages_in_flight: self.in_flight(),
+            bytes_sent,
+            messages_delivered: load(&self.outcomes.delivered),
+            messages_in_flight: in_flight,
             seconds_since_last_delivery: self.since_last_delivery().map(|d| d.as_secs_f64()),
-            send_errors: load(&self.send_errors),
+            send_errors: load(&self.outcomes.send_errors),
             send_errors_by_kind: ErrorKind::ALL
                 .iter()
                 .zip(&self.send_errors_by_kind)
@@ -470,7 +484,7 @@ impl Monitor {
             messages_received: load(&self.received),
             messages_received_by_topic: strings(self.received_by_topic.counts()),
             messages_active: gauge(&self.messages_active),
-            events_total: load(&self.events),
+            events_total: load(&self.events_total),
             events_by_event: strings(self.events_by_event.counts()),
             events_active: gauge(&self.events_active),
             decode_errors_by_kind: DecodeErrorKind::ALL
@@ -498,10 +512,6 @@ impl Monitor {
             custom: self.custom.snapshot(),
         }
     }
-
-    fn delivery_ended(&self) {
-        self.in_flight.fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 fn strings(counts: Vec<(Box<str>, u64)>) -> BTreeMap<String, u64> {
@@ -522,33 +532,33 @@ impl Sensor for Monitor {
     }
 
     fn on_send_initiated(&self, send: &SendInfo<'_>) -> SensorResult<SendState> {
-        self.sent.fetch_add(1, Ordering::Relaxed);
-        self.sent_by_topic.add(send.topic, 1);
-        self.sent_by_event.add(&Pair(send.topic, send.event), 1);
-        self.bytes_sent
-            .fetch_add(send.value_size as u64, Ordering::Relaxed);
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        let bytes = (send.key_size + send.value_size) as u64;
+        self.events.sent(send.key, send.topic, send.event, bytes);
         Ok(SendState::at(send.at))
     }
 
     fn on_send_completed(&self, state: SendState, done: &Delivered<'_>) -> SensorResult {
-        self.delivered.fetch_add(1, Ordering::Relaxed);
-        self.delivery_ended();
         self.latencies.send.record(state.elapsed(done.at));
         let since_created = done.at.saturating_duration_since(self.created).as_nanos();
         let nanos = u64::try_from(since_created).unwrap_or(u64::MAX - 1) + 1;
-        self.last_delivery.fetch_max(nanos, Ordering::Relaxed);
+        // Deliveries are reported by one thread, in order: a plain store keeps the
+        // latest (the check only guards against a report from another thread).
+        let last = &self.outcomes.last_delivery;
+        if nanos > last.load(Ordering::Relaxed) {
+            last.store(nanos, Ordering::Relaxed);
+        }
+        // Released after the send's count, which `in_flight` reads second.
+        self.outcomes.delivered.fetch_add(1, Ordering::Release);
         Ok(())
     }
 
     fn on_send_error(&self, _state: SendState, failure: &SendFailure<'_>) -> SensorResult {
-        self.send_errors.fetch_add(1, Ordering::Relaxed);
+        self.outcomes.send_errors.fetch_add(1, Ordering::Release);
         self.send_errors_by_kind[index_of(failure.kind)].fetch_add(1, Ordering::Relaxed);
         self.send_errors_by_event.add(
             &Triple(failure.topic, failure.event, failure.kind.as_str()),
             1,
         );
-        self.delivery_ended();
         Ok(())
     }
 
@@ -558,7 +568,9 @@ impl Sensor for Monitor {
     }
 
     fn on_encode(&self, encoded: &Encoded<'_>) -> SensorResult {
-        self.latencies.encode.record(encoded.elapsed);
+        if let Some(elapsed) = encoded.elapsed {
+            self.latencies.encode.record(elapsed);
+        }
         Ok(())
     }
 
@@ -589,7 +601,7 @@ impl Sensor for Monitor {
     }
 
     fn on_stream_event_in(&self, event: &StreamEvent<'_>) -> SensorResult<StreamEventState> {
-        self.events.fetch_add(1, Ordering::Relaxed);
+        self.events_total.fetch_add(1, Ordering::Relaxed);
         self.events_by_event.add(event.event, 1);
         self.events_active.fetch_add(1, Ordering::Relaxed);
         Ok(StreamEventState::at(event.at))

@@ -4,7 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
-use crate::sensor::{ManualClock, SensorDelegate, TopicPartition};
+use crate::sensor::{EventKey, ManualClock, SensorDelegate, TopicPartition};
+
+/// One event type for every hook call of these tests.
+static KEY: std::sync::LazyLock<EventKey> = std::sync::LazyLock::new(EventKey::new);
 
 fn monitor() -> (Arc<ManualClock>, Monitor) {
     let clock = Arc::new(ManualClock::new());
@@ -14,6 +17,7 @@ fn monitor() -> (Arc<ManualClock>, Monitor) {
 
 fn send(at: Instant) -> SendInfo<'static> {
     SendInfo {
+        key: *KEY,
         topic: "events",
         event: "query",
         key_size: 0,
@@ -42,6 +46,7 @@ fn a_send_is_counted_in_flight_until_it_completes_and_its_latency_recorded() {
 
     clock.advance(Duration::from_millis(250));
     let done = Delivered {
+        key: *KEY,
         topic: "events",
         event: "query",
         partition: 0,
@@ -70,6 +75,7 @@ fn send_errors_are_counted_by_kind_and_event_and_end_the_flight() {
     m.on_send_error(
         state,
         &SendFailure {
+            key: *KEY,
             topic: "events",
             event: "query",
             kind: ErrorKind::QueueFull,
@@ -94,10 +100,11 @@ fn send_errors_are_counted_by_kind_and_event_and_end_the_flight() {
 fn encode_and_registry_calls_are_recorded() {
     let (_, m) = monitor();
     m.on_encode(&Encoded {
+        key: *KEY,
         topic: "events",
         event: "query",
         bytes: 80,
-        elapsed: Duration::from_nanos(900),
+        elapsed: Some(Duration::from_nanos(900)),
     })
     .unwrap();
     let call = |cache_hit, error| RegistryCall {
@@ -362,6 +369,7 @@ fn counters_add_up_across_threads() {
                     let at = Instant::now();
                     let started = delegate.send_initiated(&send(at)).unwrap();
                     started.completed(&Delivered {
+                        key: *KEY,
                         topic: "events",
                         event: "query",
                         partition: 0,
@@ -380,4 +388,22 @@ fn counters_add_up_across_threads() {
         (s.messages_sent, s.messages_delivered, s.messages_in_flight),
         (10_000, 10_000, 0)
     );
+}
+
+#[test]
+fn two_event_types_with_the_same_names_are_reported_together() {
+    // Two managers in one process publishing the same event: two keys, one label set.
+    let (clock, m) = monitor();
+    let other = EventKey::new();
+    m.on_send_initiated(&send(clock.now())).unwrap();
+    m.on_send_initiated(&SendInfo {
+        key: other,
+        ..send(clock.now())
+    })
+    .unwrap();
+    let s = m.snapshot();
+    assert_eq!(s.messages_sent, 2);
+    assert_eq!(s.messages_sent_by_topic["events"], 2);
+    assert_eq!(s.messages_sent_by_event["events"]["query"], 2);
+    assert_eq!((s.bytes_sent, s.messages_in_flight), (180, 2));
 }

@@ -104,7 +104,8 @@ pub struct HistogramSnapshot {
 }
 
 /// A latency series: the bounded history for statistics and a cumulative histogram for
-/// exporters.
+/// exporters. Each starts a cache line: different threads write different series.
+#[repr(align(64))]
 pub(crate) struct Latency {
     history: History,
     buckets: [AtomicU64; LATENCY_BUCKETS.len() + 1],

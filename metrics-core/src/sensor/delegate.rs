@@ -72,6 +72,21 @@ impl<S> std::fmt::Debug for Paired<S> {
 }
 
 impl<S: Copy> Paired<S> {
+    /// Runs the start hook `call` on each of `sensors`; a sensor that fails gets
+    /// `default` as its state.
+    fn start(
+        sensors: Arc<Sensors>,
+        default: S,
+        hook: &'static str,
+        call: impl Fn(&dyn Sensor) -> SensorResult<S>,
+    ) -> Self {
+        let states = sensors
+            .iter()
+            .map(|entry| entry.run(hook, &call).unwrap_or(default))
+            .collect();
+        Self { sensors, states }
+    }
+
     fn end(self, hook: &'static str, call: impl Fn(&dyn Sensor, S) -> SensorResult) {
         for (entry, state) in self.sensors.iter().zip(self.states) {
             entry.run(hook, |sensor| call(sensor, state));
@@ -186,16 +201,17 @@ impl Paired<WebRequestState> {
 /// use std::sync::Arc;
 /// use std::time::Instant;
 /// use metrics_core::monitor::Monitor;
-/// use metrics_core::sensor::{Delivered, SendInfo, SensorDelegate};
+/// use metrics_core::sensor::{Delivered, EventKey, SendInfo, SensorDelegate};
 ///
 /// let delegate = SensorDelegate::new();
 /// let monitor = Arc::new(Monitor::new());
 /// delegate.add(monitor.clone());
 ///
-/// let at = Instant::now();
-/// let send = SendInfo { topic: "t", event: "query", key_size: 0, value_size: 80, at };
+/// let (at, key) = (Instant::now(), EventKey::new());
+/// let send = SendInfo { key, topic: "t", event: "query", key_size: 0, value_size: 80, at };
 /// let started = delegate.send_initiated(&send).expect("a sensor is attached");
-/// started.completed(&Delivered { topic: "t", event: "query", partition: 0, offset: 7, at });
+/// let done = Delivered { key, topic: "t", event: "query", partition: 0, offset: 7, at };
+/// started.completed(&done);
 /// assert_eq!(monitor.snapshot().messages_sent, 1);
 /// ```
 pub struct SensorDelegate {
@@ -317,12 +333,7 @@ impl SensorDelegate {
         if self.is_empty() {
             return None;
         }
-        let sensors = self.sensors.load_full();
-        let states = sensors
-            .iter()
-            .map(|entry| entry.run(hook, &call).unwrap_or(default))
-            .collect();
-        Some(Paired { sensors, states })
+        Some(Paired::start(self.sensors.load_full(), default, hook, call))
     }
 
     fn each(&self, hook: &'static str, call: impl Fn(&dyn Sensor) -> SensorResult) {
@@ -349,6 +360,28 @@ impl SensorDelegate {
     /// An event was encoded.
     pub fn encoded(&self, encoded: &Encoded<'_>) {
         self.each("on_encode", |s| s.on_encode(encoded));
+    }
+
+    /// An event was encoded, then handed to the producer: [`encoded`](Self::encoded) and
+    /// [`send_initiated`](Self::send_initiated) in one pass over the sensors.
+    pub fn encoded_and_sent(
+        &self,
+        encoded: &Encoded<'_>,
+        send: &SendInfo<'_>,
+    ) -> Option<Paired<SendState>> {
+        if self.is_empty() {
+            return None;
+        }
+        let sensors = self.sensors.load_full();
+        for entry in sensors.iter() {
+            entry.run("on_encode", |s| s.on_encode(encoded));
+        }
+        Some(Paired::start(
+            sensors,
+            SendState::at(send.at),
+            "on_send_initiated",
+            |s| s.on_send_initiated(send),
+        ))
     }
 
     /// The registry was called.

@@ -9,6 +9,10 @@ use super::*;
 use crate::monitor::Monitor;
 use crate::sensor::SensorError;
 
+/// One event type for every hook call of these tests.
+static KEY: std::sync::LazyLock<crate::sensor::EventKey> =
+    std::sync::LazyLock::new(crate::sensor::EventKey::new);
+
 /// Panics in every hook it implements.
 struct Panicking;
 
@@ -51,6 +55,7 @@ impl Sensor for Recorder {
 
 fn send(at: Instant) -> SendInfo<'static> {
     SendInfo {
+        key: *KEY,
         topic: "t",
         event: "e",
         key_size: 0,
@@ -61,6 +66,7 @@ fn send(at: Instant) -> SendInfo<'static> {
 
 fn delivered(at: Instant) -> Delivered<'static> {
     Delivered {
+        key: *KEY,
         topic: "t",
         event: "e",
         partition: 0,

@@ -1,6 +1,7 @@
 //! What each sensor hook is told, and the typed states start hooks hand to end hooks.
 
 use std::error::Error;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::error::ErrorKind;
@@ -75,9 +76,39 @@ impl RebalanceState {
     }
 }
 
+/// Identifies one event type of one manager (a topic and an event name) for the life of
+/// the process. Sensors that keep per-event state can index an array with
+/// [`index`](Self::index) instead of hashing the names on every event; two keys may name
+/// the same topic and event (two managers), so aggregate by name when reporting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventKey(u32);
+
+impl EventKey {
+    /// A key no other call returned (keys wrap after 2³² event types, far beyond any
+    /// process's).
+    pub fn new() -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        Self(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The key as a small number: keys are handed out from 0 upwards.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl Default for EventKey {
+    /// A new key.
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// An event handed to the producer.
 #[derive(Debug, Clone, Copy)]
 pub struct SendInfo<'a> {
+    /// The event type.
+    pub key: EventKey,
     /// The topic.
     pub topic: &'a str,
     /// The event name.
@@ -93,6 +124,8 @@ pub struct SendInfo<'a> {
 /// The broker acknowledged an event.
 #[derive(Debug, Clone, Copy)]
 pub struct Delivered<'a> {
+    /// The event type.
+    pub key: EventKey,
     /// The topic.
     pub topic: &'a str,
     /// The event name.
@@ -109,6 +142,8 @@ pub struct Delivered<'a> {
 /// rejected by the broker.
 #[derive(Debug, Clone, Copy)]
 pub struct SendFailure<'a> {
+    /// The event type.
+    pub key: EventKey,
     /// The topic.
     pub topic: &'a str,
     /// The event name.
@@ -124,14 +159,18 @@ pub struct SendFailure<'a> {
 /// An event was encoded (metadata and payload, Avro binary).
 #[derive(Debug, Clone, Copy)]
 pub struct Encoded<'a> {
+    /// The event type.
+    pub key: EventKey,
     /// The topic.
     pub topic: &'a str,
     /// The event name.
     pub event: &'a str,
     /// Size of the Avro body in bytes.
     pub bytes: usize,
-    /// How long encoding took.
-    pub elapsed: Duration,
+    /// How long encoding took, measured for one encode in
+    /// [`ENCODE_TIMING_SAMPLE`](super::ENCODE_TIMING_SAMPLE) per thread: reading the clock
+    /// around every encode would cost about as much as the encode itself.
+    pub elapsed: Option<Duration>,
 }
 
 /// What a registry call did.

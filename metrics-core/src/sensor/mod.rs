@@ -15,11 +15,11 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use delegate::{Paired, SensorDelegate, SensorId};
 pub use hooks::{
     CommitDone, CommitState, DecodeErrorKind, DecodeFailure, DecodeState, Decoded, Delivered,
-    Encoded, MessageIn, MessageState, PartitionOffset, RebalanceState, RegistryCall,
+    Encoded, EventKey, MessageIn, MessageState, PartitionOffset, RebalanceState, RegistryCall,
     RegistryOperation, SendFailure, SendInfo, SendState, StreamEvent, StreamEventState,
     TopicPartition, WebRequest, WebRequestState, WebResponse,
 };
-pub use sink::{SinkSensors, Started};
+pub use sink::{ENCODE_TIMING_SAMPLE, SinkSensors, Started};
 
 /// What a hook returns: its state (start hooks) or nothing, or the sensor's failure.
 pub type SensorResult<T = ()> = Result<T, SensorError>;

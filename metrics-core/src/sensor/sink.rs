@@ -5,9 +5,12 @@
 use std::cell::RefCell;
 use std::error::Error;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
-use super::{Delivered, Encoded, Paired, SendFailure, SendInfo, SendState, SensorDelegate};
+use super::{
+    Delivered, Encoded, EventKey, Paired, SendFailure, SendInfo, SendState, SensorDelegate,
+};
 use crate::backend::OutgoingEvent;
 use crate::error::{ErrorKind, EventError};
 
@@ -16,9 +19,16 @@ thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(256));
 }
 
+/// One encode in this many is timed for [`Encoded::elapsed`]: the first of each event
+/// type, then every this-many-th.
+pub const ENCODE_TIMING_SAMPLE: u32 = 16;
+
 /// One event type's view of the manager's sensors: its topic and name, and the delegate.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct SinkSensors {
+    key: EventKey,
+    /// Encodes so far, to time one in [`ENCODE_TIMING_SAMPLE`].
+    encodes: AtomicU32,
     topic: Arc<str>,
     event: Arc<str>,
     delegate: Arc<SensorDelegate>,
@@ -32,6 +42,8 @@ impl SinkSensors {
     /// The hooks of event `event` on `topic`.
     pub fn new(topic: Arc<str>, event: Arc<str>, delegate: Arc<SensorDelegate>) -> Self {
         Self {
+            key: EventKey::new(),
+            encodes: AtomicU32::new(0),
             topic,
             event,
             delegate,
@@ -44,9 +56,9 @@ impl SinkSensors {
     }
 
     /// Appends the Avro encoding of `event` to `buf` and reports the hand-over of a value
-    /// `overhead` bytes larger (the frame header): times the encoding and calls
-    /// `on_encode` and `on_send_initiated` when sensors are attached, and only encodes
-    /// otherwise.
+    /// `overhead` bytes larger (the frame header): calls `on_encode` (timed for one
+    /// encode in [`ENCODE_TIMING_SAMPLE`]) and `on_send_initiated` when sensors are
+    /// attached, and only encodes otherwise.
     pub fn encode_and_start(
         &self,
         event: &dyn OutgoingEvent,
@@ -58,23 +70,28 @@ impl SinkSensors {
             return None;
         }
         let before = buf.len();
-        let started = Instant::now();
+        let n = self.encodes.fetch_add(1, Ordering::Relaxed);
+        let timed = n.is_multiple_of(ENCODE_TIMING_SAMPLE).then(Instant::now);
         event.encode_avro(buf);
         let at = Instant::now();
         let bytes = buf.len() - before;
-        self.delegate.encoded(&Encoded {
-            topic: &self.topic,
-            event: &self.event,
-            bytes,
-            elapsed: at - started,
-        });
-        self.delegate.send_initiated(&SendInfo {
-            topic: &self.topic,
-            event: &self.event,
-            key_size: 0,
-            value_size: bytes + overhead,
-            at,
-        })
+        self.delegate.encoded_and_sent(
+            &Encoded {
+                key: self.key,
+                topic: &self.topic,
+                event: &self.event,
+                bytes,
+                elapsed: timed.map(|started| at - started),
+            },
+            &SendInfo {
+                key: self.key,
+                topic: &self.topic,
+                event: &self.event,
+                key_size: 0,
+                value_size: bytes + overhead,
+                at,
+            },
+        )
     }
 
     /// For backends that do not send the encoding: encodes `event` into scratch space and
@@ -93,6 +110,7 @@ impl SinkSensors {
     pub fn completed(&self, started: Started, partition: i32, offset: i64) {
         if let Some(started) = started {
             started.completed(&Delivered {
+                key: self.key,
                 topic: &self.topic,
                 event: &self.event,
                 partition,
@@ -106,6 +124,7 @@ impl SinkSensors {
     pub fn failed(&self, started: Started, kind: ErrorKind, error: &(dyn Error + 'static)) {
         if let Some(started) = started {
             started.failed(&SendFailure {
+                key: self.key,
                 topic: &self.topic,
                 event: &self.event,
                 kind,
