@@ -36,6 +36,7 @@ pub mod avro;
 pub mod backend;
 pub mod backoff;
 pub mod config;
+pub mod decode;
 pub mod error;
 pub mod log_limit;
 pub mod manager;
@@ -51,6 +52,7 @@ pub mod sync;
 
 pub use backend::{DeliveryReport, EventBackend, EventDescriptor, EventSink, OutgoingEvent};
 pub use config::{BackendKind, ConfigError, MetricsConfig, MetricsConfigBuilder};
+pub use decode::{AvroDecodeError, DecodeError, Event, EventDecode};
 pub use error::{BackendError, ErrorChain, ErrorKind, EventError};
 pub use manager::{EventMaker, EventManager, EventPublisher};
 pub use metadata::{EventMetadata, RESERVED_FIELD_NAMES};
@@ -65,9 +67,13 @@ pub use sensor::{Sensor, SensorDelegate};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::avro;
+    pub use crate::decode::{
+        AvroDecodeError, AvroReader, DecodeError, DecodeField, DecodeScalar, EventDecode,
+    };
     pub use crate::payload::{EventField, EventPayload, EventScalar, FieldValue};
     pub use const_format::concatcp;
     pub use std::option::Option;
+    pub use std::result::Result;
     pub use std::vec::Vec;
 
     use std::marker::PhantomData;
@@ -105,6 +111,14 @@ pub mod __private {
         }
     }
 
+    impl<T: DecodeField> Checked<T> {
+        /// Reads the field.
+        #[inline]
+        pub fn decode(reader: &mut AvroReader<'_>) -> Result<T, AvroDecodeError> {
+            T::decode_avro(reader)
+        }
+    }
+
     /// Fallback for a type that is not an `EventField` (compilation fails elsewhere).
     pub trait UncheckedField {
         /// Unused stand-in.
@@ -120,6 +134,12 @@ pub mod __private {
         /// Unused stand-in.
         fn value<V: ?Sized>(_: &V) -> FieldValue {
             FieldValue::Null
+        }
+        /// A field type that is an event field but cannot be read back (`&'static str`).
+        fn decode<V>(_: &mut AvroReader<'_>) -> Result<V, AvroDecodeError> {
+            Err(AvroDecodeError::NotDecodable {
+                ty: std::any::type_name::<V>(),
+            })
         }
     }
 

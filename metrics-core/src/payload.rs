@@ -265,7 +265,7 @@ impl EventScalar for DateTime<Utc> {
 }
 
 /// Days from 0001-01-01 (day 1 of the common era) to 1970-01-01.
-const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
+pub(crate) const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
 
 /// Days since 1970-01-01 (Avro `date`).
 pub fn days_since_epoch(date: &NaiveDate) -> i32 {

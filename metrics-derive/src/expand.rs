@@ -100,6 +100,17 @@ fn payload_dummy(ident: &Ident, krate: &TokenStream) -> TokenStream {
                 #krate::__private::Vec::new()
             }
         }
+        #[automatically_derived]
+        impl #krate::__private::EventDecode for #ident {
+            fn decode_avro(
+                _: &mut #krate::__private::AvroReader<'_>,
+            ) -> #krate::__private::Result<Self, #krate::__private::DecodeError> {
+                #krate::__private::Result::Err(#krate::__private::DecodeError {
+                    field: "",
+                    error: #krate::__private::AvroDecodeError::NotDecodable { ty: "an invalid payload" },
+                })
+            }
+        }
     }
 }
 
@@ -173,10 +184,10 @@ fn payload_impl(
         }
         None => quote!(__m::Option::None),
     };
-    let buf = if members.is_empty() {
-        quote!(_buf)
+    let (buf, reader) = if members.is_empty() {
+        (quote!(_buf), quote!(_reader))
     } else {
-        quote!(buf)
+        (quote!(buf), quote!(reader))
     };
     quote! {
         const _: () = {
@@ -202,6 +213,18 @@ fn payload_impl(
 
                 fn field_values(&self) -> __m::Vec<(&'static str, __m::FieldValue)> {
                     __m::Vec::from([#( (#names, __m::Checked::<#types>::value(&self.#members)) ),*])
+                }
+            }
+
+            #[automatically_derived]
+            impl __m::EventDecode for #ident {
+                fn decode_avro(
+                    #reader: &mut __m::AvroReader<'_>,
+                ) -> __m::Result<Self, __m::DecodeError> {
+                    __m::Result::Ok(Self {
+                        #( #members: __m::Checked::<#types>::decode(#reader)
+                            .map_err(|error| __m::DecodeError { field: #names, error })?, )*
+                    })
                 }
             }
         };
@@ -251,6 +274,9 @@ fn enum_impl(event_enum: &EventEnum<'_>) -> TokenStream {
     let reference = format!("\"{ident}\"");
     let variants: Vec<_> = event_enum.variants.iter().map(|v| v.ident).collect();
     let indexes = 0..variants.len() as i32;
+    let indexes2 = 0..variants.len() as i64;
+    let count = variants.len();
+    let name = ident.to_string();
     quote! {
         const _: () = {
             use #krate::__private as __m;
@@ -267,6 +293,22 @@ fn enum_impl(event_enum: &EventEnum<'_>) -> TokenStream {
 
                 fn field_value(&self) -> __m::FieldValue {
                     __m::FieldValue::Enum(match self { #( Self::#variants => #symbols, )* })
+                }
+            }
+
+            #[automatically_derived]
+            impl __m::DecodeScalar for #ident {
+                fn decode_avro(
+                    reader: &mut __m::AvroReader<'_>,
+                ) -> __m::Result<Self, __m::AvroDecodeError> {
+                    match reader.read_long()? {
+                        #( #indexes2 => __m::Result::Ok(Self::#variants), )*
+                        index => __m::Result::Err(__m::AvroDecodeError::EnumIndex {
+                            index,
+                            symbols: #count,
+                            ty: #name,
+                        }),
+                    }
                 }
             }
         };
