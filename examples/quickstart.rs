@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app_metrics::config::BackendKind;
-use app_metrics::kafka::{EventConsumer, KafkaBackend};
+use app_metrics::kafka::consumer::read_to_end;
+use app_metrics::kafka::{EventDecoder, KafkaBackend};
 use app_metrics::{
     Config, ErrorChain, EventEnum, EventManager, EventMetadata, EventPayload, EventPublisher,
 };
@@ -219,14 +220,14 @@ async fn read_back(
     let properties = [("bootstrap.servers".to_owned(), bootstrap)]
         .into_iter()
         .collect();
-    let consumer = EventConsumer::new(&properties, Arc::clone(backend.registry()))?;
-    let messages = consumer.read_to_end(topic, timeout).await?;
+    let messages = read_to_end(properties, topic, timeout).await?;
+    let decoder = EventDecoder::new(Arc::clone(backend.registry()));
     eprintln!("read back {} events from {topic}:", messages.len());
     for message in messages {
-        let event = consumer.decode(&message.payload).await?;
+        let event = decoder.decode(&message.payload).await?;
         println!(
             "{}",
-            serde_json::json!({ "schema_id": event.schema_id, "decoded": event.to_json()? })
+            serde_json::json!({ "schema_id": event.schema_id(), "decoded": event.to_json() })
         );
     }
     Ok(())

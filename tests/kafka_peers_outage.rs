@@ -15,11 +15,10 @@
 mod common;
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 use app_metrics::EventPublisher;
-use app_metrics::kafka::EventConsumer;
+use app_metrics::kafka::consumer::read_to_end;
 use app_metrics::kafka::framing;
 use app_metrics::kafka::rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use app_metrics::kafka::rdkafka::client::DefaultClientContext;
@@ -116,8 +115,7 @@ async fn events_published_while_the_broker_is_down_are_delivered_after_it_return
     let properties = [("bootstrap.servers".to_owned(), peers.kafka.clone())]
         .into_iter()
         .collect();
-    let consumer = EventConsumer::new(&properties, Arc::clone(backend.registry())).unwrap();
-    let messages = consumer.read_to_end(&topic, TIMEOUT).await.unwrap();
+    let messages = read_to_end(properties, &topic, TIMEOUT).await.unwrap();
     let arrived: Vec<String> = messages
         .iter()
         .map(|m| {

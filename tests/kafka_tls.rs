@@ -22,7 +22,8 @@ use app_metrics::config::{
     KafkaConfig, KafkaConfigBuilder, MetricsConfig, RegistryConfig, RegistryConfigBuilder,
     SaslMechanism, SecurityProtocol,
 };
-use app_metrics::kafka::{Error, EventConsumer, KafkaBackend, KafkaProducer};
+use app_metrics::kafka::consumer::read_to_end;
+use app_metrics::kafka::{Error, EventDecoder, KafkaBackend, KafkaProducer};
 use app_metrics::{Config, ErrorKind, EventPublisher};
 use common::QueryEvent;
 use common::peers::unique_app;
@@ -264,15 +265,13 @@ async fn events_round_trip_over_mutual_tls() {
     assert_eq!(manager.flush(TIMEOUT).await.unwrap().undelivered, 0);
     assert_eq!(backend.stats().delivered(), 50);
 
-    let consumer =
-        EventConsumer::from_config(&config.kafka, Arc::clone(backend.registry())).unwrap();
-    let messages = consumer
-        .read_to_end(manager.topic(), TIMEOUT)
+    let messages = read_to_end(config.kafka.client_properties(), manager.topic(), TIMEOUT)
         .await
         .expect("read back over TLS");
     assert_eq!(messages.len(), 50);
+    let decoder = EventDecoder::new(Arc::clone(backend.registry()));
     for message in &messages[..3] {
-        consumer
+        decoder
             .decode(&message.payload)
             .await
             .expect("decoded through the HTTPS registry");

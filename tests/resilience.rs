@@ -10,12 +10,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app_metrics::config::{KafkaConfig, KafkaConfigBuilder, MetricsConfig, RegistryConfig};
+use app_metrics::kafka::KafkaBackend;
+use app_metrics::kafka::consumer::read_to_end;
 use app_metrics::kafka::framing;
 use app_metrics::kafka::rdkafka::mocking::MockCluster;
 use app_metrics::kafka::rdkafka::producer::DefaultProducerContext;
 use app_metrics::kafka::rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
-use app_metrics::kafka::registry::MemorySchemaRegistry;
-use app_metrics::kafka::{EventConsumer, KafkaBackend};
 use app_metrics::{Config, ErrorKind, EventError, EventManager, EventPublisher};
 use common::QueryEvent;
 use common::roundtrip::{self, TIMEOUT};
@@ -104,9 +104,7 @@ async fn read_ids(bootstrap: &str, topic: &str) -> (Vec<String>, HashSet<u32>) {
     let properties = [("bootstrap.servers".to_owned(), bootstrap.to_owned())]
         .into_iter()
         .collect();
-    let consumer = EventConsumer::new(&properties, Arc::new(MemorySchemaRegistry::new())).unwrap();
-    let messages = consumer
-        .read_to_end(topic, TIMEOUT)
+    let messages = read_to_end(properties, topic, TIMEOUT)
         .await
         .expect("read back");
     let mut ids = Vec::new();

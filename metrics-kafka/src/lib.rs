@@ -23,7 +23,10 @@ use metrics_core::{EventError, EventManager};
 
 pub use backend::{KafkaBackend, KafkaBackendBuilder};
 pub use config::{KafkaConfig, RegistryConfig};
-pub use consumer::{ConsumeError, DecodedEvent, EventConsumer, RawMessage};
+pub use consumer::{
+    ConsumeError, DecodeFailure, DecodedEvent, EventConsumer, EventDecoder, MessageError,
+    RawMessage, Received, StartAt,
+};
 pub use error::Error;
 pub use producer::{DeliveryStats, KafkaProducer};
 pub use topic::TopicSpec;

@@ -9,8 +9,9 @@ use std::time::Duration;
 use apache_avro::Schema;
 use apache_avro::reader::datum::GenericDatumReader;
 use apache_avro::types::Value;
+use app_metrics::kafka::KafkaBackend;
+use app_metrics::kafka::consumer::read_to_end;
 use app_metrics::kafka::framing;
-use app_metrics::kafka::{EventConsumer, KafkaBackend};
 use app_metrics::{EventManager, EventMetadata, EventPublisher};
 
 use super::{LoginEvent, QueryEvent, QueryType};
@@ -140,9 +141,7 @@ pub async fn read_back_and_check(
     let properties = [("bootstrap.servers".to_owned(), bootstrap.to_owned())]
         .into_iter()
         .collect();
-    let consumer = EventConsumer::new(&properties, Arc::clone(&registry)).expect("consumer");
-    let messages = consumer
-        .read_to_end(manager.topic(), TIMEOUT)
+    let messages = read_to_end(properties, manager.topic(), TIMEOUT)
         .await
         .expect("read topic");
     assert_eq!(

@@ -55,6 +55,12 @@ struct SchemaAnswer {
     schema_type: Option<String>,
 }
 
+/// One entry of `GET /schemas/ids/{id}/versions`.
+#[derive(Deserialize)]
+struct SubjectVersion {
+    subject: String,
+}
+
 /// Schema ids this client has seen: subject → schema text → id, and id → schema text.
 #[derive(Default)]
 struct Cache {
@@ -240,6 +246,22 @@ impl SchemaRegistry for HttpSchemaRegistry {
         }
         self.cache.insert_schema(id, &answer.schema);
         Ok(answer.schema)
+    }
+
+    async fn subjects_of(&self, id: u32) -> Result<Vec<String>, RegistryError> {
+        let answer: Vec<SubjectVersion> = self
+            .transport
+            .call(
+                Method::GET,
+                &format!("/schemas/ids/{id}/versions"),
+                None,
+                Target::Id(id),
+            )
+            .await?;
+        let mut subjects: Vec<String> = answer.into_iter().map(|v| v.subject).collect();
+        subjects.sort();
+        subjects.dedup();
+        Ok(subjects)
     }
 
     async fn latest_schema(&self, subject: &str) -> Result<Option<String>, RegistryError> {

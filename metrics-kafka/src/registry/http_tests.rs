@@ -948,3 +948,24 @@ fn pem_ca_file_is_accepted() {
         .ca_path(file.path());
     client(config).unwrap();
 }
+
+#[tokio::test]
+async fn subjects_of_a_schema_id_come_from_its_versions() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/schemas/ids/7/versions"))
+        .respond_with(json_response(
+            200,
+            json!([
+                { "subject": "t.query-value", "version": 1 },
+                { "subject": "t.query", "version": 3 }
+            ]),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    assert_eq!(
+        registry(&server).subjects_of(7).await.unwrap(),
+        ["t.query", "t.query-value"]
+    );
+}

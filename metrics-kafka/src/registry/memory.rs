@@ -236,6 +236,24 @@ impl SchemaRegistry for MemorySchemaRegistry {
             })
     }
 
+    async fn subjects_of(&self, id: u32) -> Result<Vec<String>, RegistryError> {
+        let state = self.lock();
+        if state.stored(id).is_none() {
+            return Err(RegistryError::SchemaNotFound {
+                id,
+                registry: LOCATION.to_owned(),
+            });
+        }
+        let mut subjects: Vec<String> = state
+            .subjects
+            .iter()
+            .filter(|(_, versions)| versions.contains(&id))
+            .map(|(subject, _)| subject.clone())
+            .collect();
+        subjects.sort();
+        Ok(subjects)
+    }
+
     async fn latest_schema(&self, subject: &str) -> Result<Option<String>, RegistryError> {
         let state = self.lock();
         Ok(state

@@ -33,6 +33,11 @@ async fn same_schema_gets_the_same_id_across_subjects() {
     let second = registry.register("b", V1_RESPACED).await.unwrap();
     assert_eq!(first, second);
     assert_eq!(registry.subjects(), ["a", "b"]);
+    assert_eq!(registry.subjects_of(first).await.unwrap(), ["a", "b"]);
+    assert!(matches!(
+        registry.subjects_of(first + 1).await,
+        Err(RegistryError::SchemaNotFound { .. })
+    ));
 }
 
 #[tokio::test]

@@ -99,6 +99,13 @@ pub trait SchemaRegistry: Send + Sync + fmt::Debug {
     /// The schema text with the global id `id` (`GET /schemas/ids/{id}`).
     async fn schema_by_id(&self, id: u32) -> Result<String, RegistryError>;
 
+    /// The subjects under which the schema with global id `id` is registered
+    /// (`GET /schemas/ids/{id}/versions`), sorted. The default answers none.
+    async fn subjects_of(&self, id: u32) -> Result<Vec<String>, RegistryError> {
+        let _ = id;
+        Ok(Vec::new())
+    }
+
     /// The latest schema registered under `subject`
     /// (`GET /subjects/{subject}/versions/latest`), or `None` if the subject has none.
     ///

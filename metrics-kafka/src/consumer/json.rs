@@ -1,0 +1,228 @@
+//! Avro values as JSON a person (or `jq`) reads: timestamps as RFC 3339, UUIDs as strings,
+//! enums as their symbols, unions as the value of their branch, decimals as exact decimal
+//! strings, bytes as base64, non-finite floats as `"NaN"`, `"Infinity"`, `"-Infinity"`.
+//! Safir's durations are doubles already: seconds.
+
+use std::collections::BTreeMap;
+
+use apache_avro::Schema;
+use apache_avro::schema::Names;
+use apache_avro::types::Value;
+use base64::Engine as _;
+use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, TimeDelta, Utc};
+use serde_json::{Map, Value as Json};
+
+/// `value` as JSON, with `schema` (its writer schema; `names` resolves named references)
+/// giving what the value alone does not say (a decimal's scale).
+pub(crate) fn to_json(value: &Value, schema: Option<&Schema>, names: &Names) -> Json {
+    let schema = resolve(schema, names);
+    match value {
+        Value::Null => Json::Null,
+        Value::Boolean(b) => Json::Bool(*b),
+        Value::Int(n) => Json::from(*n),
+        Value::Long(n) => Json::from(*n),
+        Value::Float(f) => float(f64::from(*f)),
+        Value::Double(f) => float(*f),
+        Value::Bytes(bytes) | Value::Fixed(_, bytes) => {
+            Json::String(base64::engine::general_purpose::STANDARD.encode(bytes))
+        }
+        Value::String(s) => Json::String(s.clone()),
+        Value::Enum(_, symbol) => Json::String(symbol.clone()),
+        Value::Union(index, inner) => {
+            let branch = match schema {
+                Some(Schema::Union(union)) => union.variants().get(*index as usize),
+                _ => None,
+            };
+            to_json(inner, branch, names)
+        }
+        Value::Array(items) => {
+            let item_schema = match schema {
+                Some(Schema::Array(array)) => Some(&*array.items),
+                _ => None,
+            };
+            Json::Array(
+                items
+                    .iter()
+                    .map(|v| to_json(v, item_schema, names))
+                    .collect(),
+            )
+        }
+        Value::Map(entries) => {
+            let value_schema = match schema {
+                Some(Schema::Map(map)) => Some(&*map.types),
+                _ => None,
+            };
+            // Sorted: a map's order carries no meaning, a stable output helps diffs.
+            let sorted: BTreeMap<&String, &Value> = entries.iter().collect();
+            Json::Object(
+                sorted
+                    .into_iter()
+                    .map(|(k, v)| (k.clone(), to_json(v, value_schema, names)))
+                    .collect(),
+            )
+        }
+        Value::Record(fields) => {
+            let field_schemas = match schema {
+                Some(Schema::Record(record)) => Some(&record.fields),
+                _ => None,
+            };
+            let mut object = Map::with_capacity(fields.len());
+            for (index, (name, v)) in fields.iter().enumerate() {
+                let field_schema = field_schemas
+                    .and_then(|f| f.get(index))
+                    .filter(|f| f.name == *name)
+                    .map(|f| &f.schema);
+                object.insert(name.clone(), to_json(v, field_schema, names));
+            }
+            Json::Object(object)
+        }
+        Value::Date(days) => {
+            let date = i64::from(*days)
+                .checked_add(719_163)
+                .and_then(|d| i32::try_from(d).ok())
+                .and_then(NaiveDate::from_num_days_from_ce_opt);
+            date.map_or_else(|| Json::from(*days), |d| Json::String(d.to_string()))
+        }
+        Value::TimeMillis(ms) => time_of_day(i64::from(*ms) * 1_000_000),
+        Value::TimeMicros(us) => time_of_day(us.saturating_mul(1000)),
+        Value::TimestampMillis(ms) => timestamp(*ms, 1_000_000, SecondsFormat::Millis, true),
+        Value::TimestampMicros(us) => timestamp(*us, 1000, SecondsFormat::Micros, true),
+        Value::TimestampNanos(ns) => timestamp(*ns, 1, SecondsFormat::Nanos, true),
+        Value::LocalTimestampMillis(ms) => timestamp(*ms, 1_000_000, SecondsFormat::Millis, false),
+        Value::LocalTimestampMicros(us) => timestamp(*us, 1000, SecondsFormat::Micros, false),
+        Value::LocalTimestampNanos(ns) => timestamp(*ns, 1, SecondsFormat::Nanos, false),
+        Value::Uuid(uuid) => Json::String(uuid.to_string()),
+        Value::Decimal(decimal) => {
+            let scale = match schema {
+                Some(Schema::Decimal(d)) => d.scale,
+                _ => 0,
+            };
+            match <Vec<u8>>::try_from(decimal) {
+                Ok(bytes) => Json::String(decimal_text(&bytes, scale)),
+                Err(_) => Json::Null,
+            }
+        }
+        Value::BigDecimal(big) => Json::String(big.to_string()),
+        Value::Duration(duration) => serde_json::json!({
+            "months": u32::from(duration.months()),
+            "days": u32::from(duration.days()),
+            "milliseconds": u32::from(duration.millis()),
+        }),
+    }
+}
+
+/// Follows a named reference to its definition.
+fn resolve<'s>(schema: Option<&'s Schema>, names: &'s Names) -> Option<&'s Schema> {
+    match schema {
+        Some(Schema::Ref { name }) => names.get(name),
+        other => other,
+    }
+}
+
+fn float(f: f64) -> Json {
+    match serde_json::Number::from_f64(f) {
+        Some(n) => Json::Number(n),
+        None if f.is_nan() => Json::String("NaN".into()),
+        None if f > 0.0 => Json::String("Infinity".into()),
+        None => Json::String("-Infinity".into()),
+    }
+}
+
+/// `count` units of `unit_ns` nanoseconds since the epoch, as RFC 3339 (with `Z` when
+/// `utc`, without an offset for a local timestamp); the number itself if out of range.
+fn timestamp(count: i64, unit_ns: i64, format: SecondsFormat, utc: bool) -> Json {
+    let seconds = count.div_euclid(1_000_000_000 / unit_ns);
+    let nanos = count.rem_euclid(1_000_000_000 / unit_ns) * unit_ns;
+    match DateTime::<Utc>::from_timestamp(seconds, nanos as u32) {
+        Some(t) if utc => Json::String(t.to_rfc3339_opts(format, true)),
+        Some(t) => {
+            let text = t.naive_utc().and_utc().to_rfc3339_opts(format, true);
+            Json::String(text.trim_end_matches('Z').to_owned())
+        }
+        None => Json::from(count),
+    }
+}
+
+/// Nanoseconds since midnight as `HH:MM:SS.fff...`; the number if out of range.
+fn time_of_day(nanos: i64) -> Json {
+    let time = (0..86_400_000_000_000)
+        .contains(&nanos)
+        .then(|| NaiveTime::MIN + TimeDelta::nanoseconds(nanos));
+    time.map_or_else(|| Json::from(nanos), |t| Json::String(t.to_string()))
+}
+
+/// A big-endian two's-complement unscaled integer with `scale` digits after the point.
+fn decimal_text(bytes: &[u8], scale: usize) -> String {
+    let unscaled = num_bigint::BigInt::from_signed_bytes_be(bytes).to_string();
+    let (sign, digits) = match unscaled.strip_prefix('-') {
+        Some(digits) => ("-", digits),
+        None => ("", unscaled.as_str()),
+    };
+    if scale == 0 {
+        return format!("{sign}{digits}");
+    }
+    let padded = format!("{digits:0>width$}", width = scale + 1);
+    let (whole, fraction) = padded.split_at(padded.len() - scale);
+    format!("{sign}{whole}.{fraction}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn plain(value: Value) -> Json {
+        to_json(&value, None, &HashMap::new())
+    }
+
+    #[test]
+    fn logical_types_read_as_people_write_them() {
+        assert_eq!(
+            plain(Value::TimestampMillis(1_700_000_000_123)),
+            "2023-11-14T22:13:20.123Z"
+        );
+        assert_eq!(
+            plain(Value::TimestampMicros(-1)),
+            "1969-12-31T23:59:59.999999Z"
+        );
+        assert_eq!(
+            plain(Value::LocalTimestampMillis(0)),
+            "1970-01-01T00:00:00.000"
+        );
+        assert_eq!(plain(Value::Date(-1)), "1969-12-31");
+        assert_eq!(plain(Value::TimeMillis(3_723_004)), "01:02:03.004");
+        assert_eq!(plain(Value::Enum(1, "sync".into())), "sync");
+        assert_eq!(
+            plain(Value::Union(1, Box::new(Value::Long(7)))),
+            Json::from(7)
+        );
+        assert_eq!(plain(Value::Bytes(vec![0, 255])), "AP8=");
+        assert_eq!(plain(Value::Double(f64::NAN)), "NaN");
+        assert_eq!(plain(Value::Float(f32::NEG_INFINITY)), "-Infinity");
+    }
+
+    #[test]
+    fn decimals_keep_every_digit() {
+        assert_eq!(decimal_text(&[0x04, 0xD2], 2), "12.34");
+        assert_eq!(decimal_text(&[0xFF], 3), "-0.001");
+        assert_eq!(decimal_text(&[0x05], 0), "5");
+        let schema = Schema::parse_str(
+            r#"{"type":"bytes","logicalType":"decimal","precision":6,"scale":2}"#,
+        )
+        .unwrap();
+        let value = Value::Decimal(apache_avro::Decimal::from([0xFB, 0x2E]));
+        assert_eq!(to_json(&value, Some(&schema), &HashMap::new()), "-12.34");
+    }
+
+    #[test]
+    fn records_keep_their_field_order() {
+        let record = Value::Record(vec![
+            ("zeta".into(), Value::Int(1)),
+            ("alpha".into(), Value::Null),
+        ]);
+        assert_eq!(
+            serde_json::to_string(&plain(record)).unwrap(),
+            r#"{"zeta":1,"alpha":null}"#
+        );
+    }
+}

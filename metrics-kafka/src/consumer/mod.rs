@@ -1,0 +1,654 @@
+//! Reads events back: an rdkafka consumer that subscribes with a group (offsets
+//! committed) or assigns partitions without one, decodes Confluent-framed Avro through the
+//! Schema Registry (`decoder`), renders any schema as JSON (`json`), and feeds the consumer
+//! hooks of the sensors. `docs/architecture.md` follows a message through it.
+
+mod context;
+mod decoder;
+mod json;
+mod received;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use metrics_core::sensor::{CommitDone, PartitionOffset, SensorDelegate, TopicPartition};
+use metrics_core::sync::lock;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::config::KafkaConfig;
+use crate::registry::{MemorySchemaRegistry, SchemaRegistry};
+use context::ConsumerHooks;
+
+pub use decoder::{DecodeFailure, DecodedEvent, EventDecoder, WriterSchema};
+pub use received::{MessageError, RawMessage, Received};
+
+/// Why the consumer could not be set up or read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConsumeError {
+    /// The Kafka client refused an operation.
+    #[error("kafka consumer: cannot {action}: {source}")]
+    Client {
+        /// What was attempted.
+        action: String,
+        /// The client's error.
+        #[source]
+        source: KafkaError,
+    },
+    /// The topic has no partitions (it does not exist) after waiting.
+    #[error("topic {topic:?} has no partitions (waited {}): does it exist?", humantime::format_duration(*waited))]
+    NoPartitions {
+        /// The topic.
+        topic: String,
+        /// How long the consumer waited for them.
+        waited: Duration,
+    },
+    /// The topic was not read to its end in time.
+    #[error("topic {topic:?} was not read to its end within {}", humantime::format_duration(*timeout))]
+    Timeout {
+        /// The topic.
+        topic: String,
+        /// How long the read waited.
+        timeout: Duration,
+    },
+    /// The builder's settings do not go together.
+    #[error("consumer settings: {0}")]
+    Settings(String),
+}
+
+fn client_error(action: impl Into<String>) -> impl FnOnce(KafkaError) -> ConsumeError {
+    let action = action.into();
+    move |source| ConsumeError::Client { action, source }
+}
+
+/// Where a consumer starts in a partition it has no committed offset for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StartAt {
+    /// The oldest message kept.
+    Beginning,
+    /// After the newest message: only what is written from now on.
+    End,
+    /// The last `n` messages of each partition (without a group; with one, like `End`).
+    Last(u32),
+}
+
+/// Builds an [`EventConsumer`]: its cluster, registry, topics, group and sensors.
+#[must_use = "call .build() to get the consumer"]
+pub struct EventConsumerBuilder {
+    properties: BTreeMap<String, String>,
+    registry: Arc<dyn SchemaRegistry>,
+    sensors: Arc<SensorDelegate>,
+    topics: Vec<String>,
+    group: Option<String>,
+    start: StartAt,
+    stop_at_end: bool,
+    commit_interval: Duration,
+    end_offsets_interval: Option<Duration>,
+    metadata_timeout: Duration,
+    log_interval: Duration,
+}
+
+impl EventConsumerBuilder {
+    /// Reads `topic` (call again for more topics).
+    pub fn topic(mut self, topic: impl Into<String>) -> Self {
+        self.topics.push(topic.into());
+        self
+    }
+
+    /// Joins consumer group `group`: the group shares out the partitions, and offsets
+    /// are committed every [`commit_interval`](Self::commit_interval) once the
+    /// application is done with a message. Without a group, the consumer reads every
+    /// partition and commits nothing.
+    pub fn group(mut self, group: impl Into<String>) -> Self {
+        self.group = Some(group.into());
+        self
+    }
+
+    /// Where to start without a committed offset (default: [`StartAt::End`]).
+    pub fn start_at(mut self, start: StartAt) -> Self {
+        self.start = start;
+        self
+    }
+
+    /// Stop (`recv` answers `None`) once every partition is read to its current end,
+    /// instead of waiting for new messages. One topic only.
+    pub fn stop_at_end(mut self, stop: bool) -> Self {
+        self.stop_at_end = stop;
+        self
+    }
+
+    /// Reports to these sensors (e.g. `EventManager::sensors()`; default: none).
+    pub fn sensors(mut self, sensors: Arc<SensorDelegate>) -> Self {
+        self.sensors = sensors;
+        self
+    }
+
+    /// How often processed offsets are committed, with a group (default 5 s).
+    pub fn commit_interval(mut self, interval: Duration) -> Self {
+        self.commit_interval = interval;
+        self
+    }
+
+    /// How often the end offsets of the assigned partitions are fetched for the lag
+    /// figures (default 10 s; `None`: only by [`EventConsumer::refresh_end_offsets`]).
+    pub fn end_offsets_interval(mut self, interval: Option<Duration>) -> Self {
+        self.end_offsets_interval = interval;
+        self
+    }
+
+    /// How long to wait for a topic's partitions (default 10 s).
+    pub fn metadata_timeout(mut self, timeout: Duration) -> Self {
+        self.metadata_timeout = timeout;
+        self
+    }
+
+    /// Sets a Kafka client property (e.g. `session.timeout.ms`).
+    pub fn property(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.properties.insert(key.into(), value.into());
+        self
+    }
+
+    /// Creates the consumer and subscribes (with a group) or assigns every partition of
+    /// the topics (without one, after waiting up to the metadata timeout for them).
+    ///
+    /// # Errors
+    ///
+    /// No topic, `stop_at_end` with several topics, a client the Kafka library refuses, a
+    /// topic without partitions.
+    pub async fn build(self) -> Result<EventConsumer, ConsumeError> {
+        if self.topics.is_empty() {
+            return Err(ConsumeError::Settings(
+                "no topic to read: call .topic(...)".into(),
+            ));
+        }
+        if self.stop_at_end && self.topics.len() > 1 {
+            return Err(ConsumeError::Settings(
+                "stop_at_end reads one topic: partition ends do not name their topic".into(),
+            ));
+        }
+        let mut config = ClientConfig::new();
+        let group = self.group.clone();
+        config
+            .set(
+                "group.id",
+                group
+                    .as_deref()
+                    .unwrap_or("app-metrics-reader-without-group"),
+            )
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "true")
+            .set("allow.auto.create.topics", "false")
+            .set(
+                "auto.offset.reset",
+                match self.start {
+                    StartAt::Beginning => "earliest",
+                    StartAt::End | StartAt::Last(_) => "latest",
+                },
+            );
+        for (key, value) in &self.properties {
+            config.set(key, value);
+        }
+        let hooks = ConsumerHooks::new(Arc::clone(&self.sensors), self.log_interval);
+        let consumer: StreamConsumer<ConsumerHooks> = config
+            .create_with_context(hooks)
+            .map_err(client_error("create the consumer"))?;
+        let inner = Arc::new(Inner {
+            consumer,
+            decoder: EventDecoder::with_sensors(self.registry, Arc::clone(&self.sensors)),
+            sensors: self.sensors,
+            topics: self.topics,
+            grouped: group.is_some(),
+            stop_at_end: self.stop_at_end,
+            commit_interval: self.commit_interval,
+            end_offsets_interval: self.end_offsets_interval,
+            metadata_timeout: self.metadata_timeout,
+            assigned: Mutex::default(),
+            at_end: Mutex::default(),
+            stored: Mutex::default(),
+            timers: Mutex::new(Timers {
+                committed: Instant::now(),
+                end_offsets: Instant::now(),
+            }),
+            committing: AtomicBool::new(false),
+        });
+        if inner.grouped {
+            let topics: Vec<&str> = inner.topics.iter().map(String::as_str).collect();
+            inner
+                .consumer
+                .subscribe(&topics)
+                .map_err(client_error(format!("subscribe to {topics:?}")))?;
+        } else {
+            let assign = Arc::clone(&inner);
+            let start = self.start;
+            blocking(move || assign.assign_all(start)).await?;
+        }
+        Ok(EventConsumer { inner })
+    }
+}
+
+/// Consumes event topics and decodes their messages through a Schema Registry.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use metrics_kafka::KafkaConfig;
+/// use metrics_kafka::consumer::{EventConsumer, StartAt};
+/// use metrics_kafka::registry::MemorySchemaRegistry;
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let kafka = KafkaConfig::builder().bootstrap_servers(["127.0.0.1:9092"]).build()?;
+/// let consumer = EventConsumer::builder(&kafka, Arc::new(MemorySchemaRegistry::new()))
+///     .topic("lsst.square.metrics.events.myapp")
+///     .group("myapp-reader")
+///     .start_at(StartAt::Beginning)
+///     .build()
+///     .await?;
+/// while let Some(message) = consumer.recv().await? {
+///     match message.decode().await {
+///         Ok(event) => println!("{}", event.to_json()),
+///         Err(error) => eprintln!("{error}"), // partition, offset and why; the next one follows
+///     }
+/// } // each message dropped is done: its offset is committed with the next commit
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct EventConsumer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    consumer: StreamConsumer<ConsumerHooks>,
+    decoder: EventDecoder,
+    sensors: Arc<SensorDelegate>,
+    topics: Vec<String>,
+    grouped: bool,
+    stop_at_end: bool,
+    commit_interval: Duration,
+    end_offsets_interval: Option<Duration>,
+    metadata_timeout: Duration,
+    /// Partitions assigned without a group.
+    assigned: Mutex<Vec<(String, i32)>>,
+    /// Partitions read to their end (and nothing read since).
+    at_end: Mutex<HashSet<i32>>,
+    /// Offsets stored for the next commit (the next offset to read).
+    stored: Mutex<HashMap<(String, i32), i64>>,
+    timers: Mutex<Timers>,
+    committing: AtomicBool,
+}
+
+struct Timers {
+    committed: Instant,
+    end_offsets: Instant,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventConsumer")
+            .field("topics", &self.topics)
+            .field("grouped", &self.grouped)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs blocking client work (metadata, commits, watermarks) off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ConsumeError> + Send + 'static,
+) -> Result<T, ConsumeError> {
+    tokio::task::spawn_blocking(work).await.unwrap_or_else(|_| {
+        Err(ConsumeError::Settings(
+            "a blocking consumer call panicked".into(),
+        ))
+    })
+}
+
+impl EventConsumer {
+    /// A consumer of the cluster `kafka` describes (TLS and SASL included), decoding
+    /// through `registry`.
+    pub fn builder(kafka: &KafkaConfig, registry: Arc<dyn SchemaRegistry>) -> EventConsumerBuilder {
+        Self::with_properties(kafka.client_properties(), registry)
+    }
+
+    /// A consumer with these Kafka client `properties` (at least `bootstrap.servers`),
+    /// decoding through `registry`.
+    pub fn with_properties(
+        properties: BTreeMap<String, String>,
+        registry: Arc<dyn SchemaRegistry>,
+    ) -> EventConsumerBuilder {
+        EventConsumerBuilder {
+            properties,
+            registry,
+            sensors: Arc::new(SensorDelegate::new()),
+            topics: Vec::new(),
+            group: None,
+            start: StartAt::End,
+            stop_at_end: false,
+            commit_interval: Duration::from_secs(5),
+            end_offsets_interval: Some(Duration::from_secs(10)),
+            metadata_timeout: Duration::from_secs(10),
+            log_interval: Duration::from_secs(300),
+        }
+    }
+
+    /// The next message; `None` once every partition is read to its end when the
+    /// consumer stops there. Decode it with [`Received::decode`] or
+    /// [`Received::decode_as`]; dropping it marks it done (its offset is committed with
+    /// the next commit, with a group).
+    ///
+    /// # Errors
+    ///
+    /// The Kafka client failed (not a message that does not decode: that is the
+    /// message's own error).
+    pub async fn recv(&self) -> Result<Option<Received>, ConsumeError> {
+        let inner = &self.inner;
+        loop {
+            inner.housekeeping();
+            if inner.stop_at_end && inner.all_at_end() {
+                return Ok(None);
+            }
+            let message = if inner.stop_at_end {
+                // Partition ends arrive as messages do; wake now and then to look again.
+                match tokio::time::timeout(Duration::from_millis(200), inner.consumer.recv()).await
+                {
+                    Ok(message) => message,
+                    Err(_) => continue,
+                }
+            } else {
+                inner.consumer.recv().await
+            };
+            match message {
+                Ok(message) => {
+                    lock(&inner.at_end).remove(&message.partition());
+                    let raw = RawMessage {
+                        topic: message.topic().to_owned(),
+                        partition: message.partition(),
+                        offset: message.offset(),
+                        timestamp: message.timestamp().to_millis(),
+                        has_key: message.key().is_some(),
+                        payload: message.payload().unwrap_or_default().to_vec(),
+                    };
+                    return Ok(Some(Received::new(Arc::clone(inner), raw)));
+                }
+                Err(KafkaError::PartitionEOF(partition)) => {
+                    lock(&inner.at_end).insert(partition);
+                }
+                Err(error) => return Err(client_error("read a message")(error)),
+            }
+        }
+    }
+
+    /// The decoder this consumer uses (schemas cached by id).
+    pub fn decoder(&self) -> &EventDecoder {
+        &self.inner.decoder
+    }
+
+    /// Fetches the end offset (high watermark) of each assigned partition and reports it
+    /// to the sensors, for the lag figures. Runs every `end_offsets_interval` on its own.
+    ///
+    /// # Errors
+    ///
+    /// The Kafka client could not answer.
+    pub async fn refresh_end_offsets(&self) -> Result<(), ConsumeError> {
+        let inner = Arc::clone(&self.inner);
+        blocking(move || inner.end_offsets()).await
+    }
+
+    /// Commits the offsets of the messages processed so far, now (with a group; nothing
+    /// without one).
+    ///
+    /// # Errors
+    ///
+    /// The broker refused the commit.
+    pub async fn commit(&self) -> Result<(), ConsumeError> {
+        let inner = Arc::clone(&self.inner);
+        blocking(move || inner.commit_now()).await
+    }
+
+    /// Commits what was processed and leaves the group.
+    ///
+    /// # Errors
+    ///
+    /// The final commit failed.
+    pub async fn close(self) -> Result<(), ConsumeError> {
+        self.commit().await?;
+        if self.inner.grouped {
+            self.inner.consumer.unsubscribe();
+        }
+        Ok(())
+    }
+}
+
+impl Inner {
+    /// Assigns every partition of the topics, starting at `start`.
+    fn assign_all(&self, start: StartAt) -> Result<(), ConsumeError> {
+        let mut list = TopicPartitionList::new();
+        let mut assigned = Vec::new();
+        for topic in &self.topics {
+            for partition in self.partitions(topic)? {
+                let offset = match start {
+                    StartAt::Beginning => Offset::Beginning,
+                    StartAt::End => Offset::End,
+                    StartAt::Last(n) => Offset::OffsetTail(i64::from(n)),
+                };
+                list.add_partition_offset(topic, partition, offset)
+                    .map_err(client_error(format!("assign {topic} [{partition}]")))?;
+                assigned.push((topic.clone(), partition));
+            }
+        }
+        self.consumer
+            .assign(&list)
+            .map_err(client_error("assign the partitions"))?;
+        *lock(&self.assigned) = assigned;
+        Ok(())
+    }
+
+    /// The partitions of `topic`, waiting (bounded) for a topic just created to show some.
+    fn partitions(&self, topic: &str) -> Result<Vec<i32>, ConsumeError> {
+        let deadline = Instant::now() + self.metadata_timeout;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let metadata = self
+                .consumer
+                .fetch_metadata(Some(topic), remaining.max(Duration::from_millis(100)))
+                .map_err(client_error(format!("read the metadata of {topic}")))?;
+            let partitions: Vec<i32> = metadata
+                .topics()
+                .iter()
+                .filter(|t| t.name() == topic)
+                .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+                .collect();
+            if !partitions.is_empty() {
+                return Ok(partitions);
+            }
+            if Instant::now() >= deadline {
+                return Err(ConsumeError::NoPartitions {
+                    topic: topic.to_owned(),
+                    waited: self.metadata_timeout,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// The partitions this consumer reads now.
+    fn current_partitions(&self) -> Vec<(String, i32)> {
+        if !self.grouped {
+            return lock(&self.assigned).clone();
+        }
+        self.consumer
+            .assignment()
+            .map(|list| {
+                list.elements()
+                    .iter()
+                    .map(|e| (e.topic().to_owned(), e.partition()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn all_at_end(&self) -> bool {
+        let partitions = self.current_partitions();
+        let at_end = lock(&self.at_end);
+        !partitions.is_empty() && partitions.iter().all(|(_, p)| at_end.contains(p))
+    }
+
+    /// A message is done: store its offset for the next commit.
+    fn done(&self, topic: &str, partition: i32, offset: i64) {
+        if !self.grouped {
+            return;
+        }
+        match self.consumer.store_offset(topic, partition, offset) {
+            Ok(()) => {
+                lock(&self.stored).insert((topic.to_owned(), partition), offset + 1);
+            }
+            // The partition was revoked meanwhile: its new owner reads it again.
+            Err(error) => tracing::debug!(%error, topic, partition, "offset not stored"),
+        }
+    }
+
+    /// Commits stored offsets if the interval passed, and refreshes end offsets if due,
+    /// in the background.
+    fn housekeeping(self: &Arc<Self>) {
+        let now = Instant::now();
+        let (commit, end_offsets) = {
+            let mut timers = lock(&self.timers);
+            let commit = self.grouped && now - timers.committed >= self.commit_interval;
+            if commit {
+                timers.committed = now;
+            }
+            let end_offsets = self
+                .end_offsets_interval
+                .is_some_and(|interval| now - timers.end_offsets >= interval);
+            if end_offsets {
+                timers.end_offsets = now;
+            }
+            (commit, end_offsets)
+        };
+        if commit && !lock(&self.stored).is_empty() && !self.committing.swap(true, Ordering::AcqRel)
+        {
+            let inner = Arc::clone(self);
+            tokio::task::spawn_blocking(move || {
+                if let Err(error) = inner.commit_now() {
+                    tracing::warn!(%error, "committing consumed offsets failed; retried at the next interval");
+                }
+            });
+        }
+        if end_offsets {
+            let inner = Arc::clone(self);
+            tokio::task::spawn_blocking(move || {
+                if let Err(error) = inner.end_offsets() {
+                    tracing::debug!(%error, "end offsets not refreshed");
+                }
+            });
+        }
+    }
+
+    /// Commits the stored offsets synchronously, reporting the commit to the sensors.
+    fn commit_now(&self) -> Result<(), ConsumeError> {
+        let stored = std::mem::take(&mut *lock(&self.stored));
+        let result = if stored.is_empty() {
+            Ok(())
+        } else {
+            let started = self.sensors.commit_initiated(Instant::now());
+            let result = self
+                .consumer
+                .commit_consumer_state(CommitMode::Sync)
+                .map_err(client_error("commit the consumed offsets"));
+            if let Some(started) = started {
+                started.completed(&CommitDone {
+                    ok: result.is_ok(),
+                    at: Instant::now(),
+                });
+            }
+            match &result {
+                Ok(()) => {
+                    let committed: Vec<PartitionOffset<'_>> = stored
+                        .iter()
+                        .map(|((topic, partition), offset)| PartitionOffset {
+                            tp: TopicPartition {
+                                topic,
+                                partition: *partition,
+                            },
+                            offset: *offset,
+                        })
+                        .collect();
+                    self.sensors.tp_commit(&committed);
+                }
+                // Offsets not committed are committed with the next commit.
+                Err(_) => {
+                    let mut pending = lock(&self.stored);
+                    for (key, offset) in stored {
+                        pending.entry(key).or_insert(offset);
+                    }
+                }
+            }
+            result
+        };
+        self.committing.store(false, Ordering::Release);
+        result
+    }
+
+    /// Fetches and reports the end offset of each partition read.
+    fn end_offsets(&self) -> Result<(), ConsumeError> {
+        for (topic, partition) in self.current_partitions() {
+            let (_, high) = self
+                .consumer
+                .fetch_watermarks(&topic, partition, self.metadata_timeout)
+                .map_err(client_error(format!(
+                    "read the end offset of {topic} [{partition}]"
+                )))?;
+            self.sensors.tp_end_offset(&PartitionOffset {
+                tp: TopicPartition {
+                    topic: &topic,
+                    partition,
+                },
+                offset: high,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Every message of `topic` from the beginning to the current end of each partition,
+/// undecoded, through a consumer with these client `properties` (without a group).
+///
+/// # Errors
+///
+/// The topic has no partitions, the client failed, or the end was not reached within
+/// `timeout`.
+pub async fn read_to_end(
+    properties: BTreeMap<String, String>,
+    topic: &str,
+    timeout: Duration,
+) -> Result<Vec<RawMessage>, ConsumeError> {
+    let read = async {
+        let consumer =
+            EventConsumer::with_properties(properties, Arc::new(MemorySchemaRegistry::new()))
+                .topic(topic)
+                .start_at(StartAt::Beginning)
+                .stop_at_end(true)
+                .end_offsets_interval(None)
+                .metadata_timeout(timeout)
+                .build()
+                .await?;
+        let mut messages = Vec::new();
+        while let Some(received) = consumer.recv().await? {
+            messages.push(received.message().clone());
+        }
+        Ok(messages)
+    };
+    tokio::time::timeout(timeout, read)
+        .await
+        .unwrap_or_else(|_| {
+            Err(ConsumeError::Timeout {
+                topic: topic.to_owned(),
+                timeout,
+            })
+        })
+}

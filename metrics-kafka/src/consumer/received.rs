@@ -1,0 +1,220 @@
+//! One message as the consumer hands it out: decoded on request with the decode hooks,
+//! processed by the application with the stream-event hooks, done when dropped.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use metrics_core::decode::{Event, EventDecode};
+use metrics_core::sensor::{
+    DecodeFailure as FailureInfo, Decoded, MessageIn, MessageState, Paired, StreamEvent,
+    TopicPartition,
+};
+
+use super::Inner;
+use super::decoder::{DecodeFailure, DecodedEvent};
+
+/// One message read from a topic, undecoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawMessage {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// The offset.
+    pub offset: i64,
+    /// The message's timestamp, in milliseconds since the epoch, if it has one.
+    pub timestamp: Option<i64>,
+    /// Whether the message had a key (events have none).
+    pub has_key: bool,
+    /// The value bytes.
+    pub payload: Vec<u8>,
+}
+
+/// A message that could not be decoded, and where it is.
+#[derive(Debug, thiserror::Error)]
+#[error("{topic} partition {partition} offset {offset}: {failure}")]
+pub struct MessageError {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// The offset.
+    pub offset: i64,
+    /// Why it could not be decoded.
+    #[source]
+    pub failure: DecodeFailure,
+}
+
+/// A message handed out by [`EventConsumer::recv`](super::EventConsumer::recv).
+///
+/// Dropping it tells the consumer the application is done with it: the sensors see the
+/// message out, and (with a group) its offset is committed with the next commit.
+pub struct Received {
+    inner: Arc<Inner>,
+    message: RawMessage,
+    state: Option<Paired<MessageState>>,
+}
+
+impl fmt::Debug for Received {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Received")
+            .field("message", &self.message)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Received {
+    pub(super) fn new(inner: Arc<Inner>, message: RawMessage) -> Self {
+        let state = inner.sensors.message_in(&MessageIn {
+            tp: TopicPartition {
+                topic: &message.topic,
+                partition: message.partition,
+            },
+            offset: message.offset,
+            size: message.payload.len(),
+            at: Instant::now(),
+        });
+        Self {
+            inner,
+            message,
+            state,
+        }
+    }
+
+    /// The message as read.
+    pub fn message(&self) -> &RawMessage {
+        &self.message
+    }
+
+    fn info(&self, at: Instant) -> MessageIn<'_> {
+        MessageIn {
+            tp: TopicPartition {
+                topic: &self.message.topic,
+                partition: self.message.partition,
+            },
+            offset: self.message.offset,
+            size: self.message.payload.len(),
+            at,
+        }
+    }
+
+    /// Runs `decode` between the decode hooks; a failure is reported and located.
+    async fn decoding<T>(
+        &self,
+        decode: impl Future<Output = Result<T, DecodeFailure>>,
+        schema_id: impl Fn(&T) -> u32,
+    ) -> Result<T, MessageError> {
+        let started = self.inner.sensors.decode_start(&self.info(Instant::now()));
+        let result = decode.await;
+        let tp = TopicPartition {
+            topic: &self.message.topic,
+            partition: self.message.partition,
+        };
+        match (&result, started) {
+            (Ok(value), Some(started)) => started.decoded(&Decoded {
+                tp,
+                offset: self.message.offset,
+                schema_id: schema_id(value),
+                at: Instant::now(),
+            }),
+            (Err(failure), Some(started)) => started.failed(&FailureInfo {
+                tp,
+                offset: self.message.offset,
+                kind: failure.kind,
+                at: Instant::now(),
+            }),
+            (_, None) => {}
+        }
+        result.map_err(|failure| MessageError {
+            topic: self.message.topic.clone(),
+            partition: self.message.partition,
+            offset: self.message.offset,
+            failure,
+        })
+    }
+
+    /// Decodes the message through the registry, whatever its schema.
+    ///
+    /// # Errors
+    ///
+    /// Not a Confluent frame, a schema the registry does not give, or a body that does
+    /// not match its schema; located by partition and offset.
+    pub async fn decode(&self) -> Result<DecodedEvent, MessageError> {
+        self.decoding(
+            self.inner.decoder.decode(&self.message.payload),
+            DecodedEvent::schema_id,
+        )
+        .await
+    }
+
+    /// Decodes the message as the typed event `P`.
+    ///
+    /// # Errors
+    ///
+    /// As [`decode`](Self::decode), or a writer schema that is not `P`'s.
+    pub async fn decode_as<P: EventDecode>(&self) -> Result<Event<P>, MessageError> {
+        let schema_id = event_schema_id(&self.message);
+        self.decoding(
+            self.inner.decoder.decode_as::<P>(&self.message.payload),
+            |_| schema_id,
+        )
+        .await
+    }
+
+    /// Decodes the message as `P` and runs the application's `handler` on it between
+    /// the stream-event hooks (Faust's `on_stream_event_in/out`).
+    ///
+    /// # Errors
+    ///
+    /// The message could not be decoded (the handler does not run).
+    pub async fn process<P, F, Fut, T>(&self, handler: F) -> Result<T, MessageError>
+    where
+        P: EventDecode,
+        F: FnOnce(Event<P>) -> Fut,
+        Fut: Future<Output = T>,
+    {
+        let event = self.decode_as::<P>().await?;
+        let schema = self.inner.decoder.cached(event_schema_id(&self.message));
+        let name = schema.as_ref().map_or("", |s| s.name());
+        Ok(self.handling(name, handler(event)).await)
+    }
+
+    /// Runs `work`, the application's processing of decoded event `event` (its name),
+    /// between the stream-event hooks.
+    pub async fn handling<T>(&self, event: &str, work: impl Future<Output = T>) -> T {
+        let info = |at| StreamEvent {
+            tp: TopicPartition {
+                topic: &self.message.topic,
+                partition: self.message.partition,
+            },
+            offset: self.message.offset,
+            event,
+            at,
+        };
+        let started = self.inner.sensors.stream_event_in(&info(Instant::now()));
+        let output = work.await;
+        if let Some(started) = started {
+            started.out(&info(Instant::now()));
+        }
+        output
+    }
+}
+
+fn event_schema_id(message: &RawMessage) -> u32 {
+    crate::framing::split(&message.payload).map_or(0, |(id, _)| id)
+}
+
+impl Drop for Received {
+    fn drop(&mut self) {
+        if let Some(state) = self.state.take() {
+            state.out(&self.info(Instant::now()));
+        }
+        self.inner.done(
+            &self.message.topic,
+            self.message.partition,
+            self.message.offset,
+        );
+    }
+}
