@@ -417,9 +417,16 @@ impl EventConsumer {
     /// The final commit failed.
     pub async fn close(self) -> Result<(), ConsumeError> {
         self.commit().await?;
-        if self.inner.grouped {
-            self.inner.consumer.unsubscribe();
-        }
+        // Dropping the last handle closes the client, which leaves the group at once (the
+        // group need not wait for a session timeout to hand its partitions on).
+        let Self { inner } = self;
+        let started = Instant::now();
+        blocking(move || {
+            drop(inner);
+            Ok(())
+        })
+        .await?;
+        tracing::debug!(took = ?started.elapsed(), "consumer closed");
         Ok(())
     }
 }

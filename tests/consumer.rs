@@ -1,0 +1,398 @@
+//! The event consumer on librdkafka's mock cluster: publish through the manager, consume
+//! through the consumer (typed and JSON forms agree), bad frames reported per message
+//! while the consumer goes on, and the consumer hooks: commits, rebalances, lag.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use app_metrics::decode::Event;
+use app_metrics::kafka::consumer::{EventConsumer, StartAt};
+use app_metrics::kafka::framing;
+use app_metrics::kafka::rdkafka::ClientConfig;
+use app_metrics::kafka::rdkafka::mocking::MockCluster;
+use app_metrics::kafka::rdkafka::producer::{
+    BaseRecord, DefaultProducerContext, Producer, ThreadedProducer,
+};
+use app_metrics::kafka::registry::{MemorySchemaRegistry, SchemaRegistry};
+use app_metrics::sensor::DecodeErrorKind;
+use app_metrics::{EventMetadata, EventPayload, Monitor, SensorDelegate};
+use common::roundtrip::{self, TIMEOUT};
+use common::{LoginEvent, QueryEvent, QueryType};
+use serde_json::json;
+
+/// A cluster with `topic` (one partition), and the producer-side pieces around it.
+struct Stack {
+    cluster: MockCluster<'static, DefaultProducerContext>,
+    registry: Arc<MemorySchemaRegistry>,
+}
+
+impl Stack {
+    fn new(topic: &str, partitions: i32) -> Self {
+        let cluster = MockCluster::new(1).expect("mock cluster");
+        cluster.create_topic(topic, partitions, 1).expect("topic");
+        Self {
+            cluster,
+            registry: Arc::new(MemorySchemaRegistry::new()),
+        }
+    }
+
+    fn bootstrap(&self) -> String {
+        self.cluster.bootstrap_servers()
+    }
+
+    fn consumer(&self, topic: &str) -> app_metrics::kafka::consumer::EventConsumerBuilder {
+        let properties = [("bootstrap.servers".to_owned(), self.bootstrap())]
+            .into_iter()
+            .collect();
+        EventConsumer::with_properties(properties, self.registry.clone() as _)
+            .topic(topic)
+            .start_at(StartAt::Beginning)
+    }
+
+    /// Writes raw values to `topic` partition 0, as any producer would.
+    fn produce_raw(&self, topic: &str, values: &[Vec<u8>]) {
+        let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+            .set("bootstrap.servers", self.bootstrap())
+            .create()
+            .expect("producer");
+        for value in values {
+            producer
+                .send(
+                    BaseRecord::<(), [u8]>::to(topic)
+                        .partition(0)
+                        .payload(value.as_slice()),
+                )
+                .map_err(|(e, _)| e)
+                .expect("queued");
+        }
+        producer.flush(TIMEOUT).expect("flushed");
+    }
+}
+
+/// A frame of `payload` with its metadata, under schema `id`.
+fn frame(id: u32, payload: &impl EventPayload) -> Vec<u8> {
+    let mut frame = framing::header(id).to_vec();
+    EventMetadata::now("consumer_test".into()).encode_avro(&mut frame);
+    payload.encode_avro(&mut frame);
+    frame
+}
+
+#[tokio::test]
+async fn published_events_come_back_typed_and_as_json() {
+    let application = "consumed";
+    let topic = format!("lsst.square.metrics.events.{application}");
+    let stack = Stack::new(&topic, 2);
+    let config = common::cluster_config(application, &stack.bootstrap(), "http://127.0.0.1:9");
+    let backend = common::backend(&config, Some(stack.registry.clone() as _));
+    let manager = common::manager(&config, &backend);
+    manager.initialize().await.unwrap();
+    let queries = manager
+        .create_publisher::<QueryEvent>("query")
+        .await
+        .unwrap();
+    let logins = manager
+        .create_publisher::<LoginEvent>("login")
+        .await
+        .unwrap();
+    let mut sent = Vec::new();
+    for i in 0..20 {
+        sent.push((
+            queries.publish(roundtrip::query(i)).unwrap(),
+            roundtrip::query(i),
+        ));
+    }
+    logins.publish(roundtrip::login(1)).unwrap();
+    assert_eq!(manager.flush(TIMEOUT).await.unwrap().undelivered, 0);
+
+    let consumer = stack
+        .consumer(&topic)
+        .stop_at_end(true)
+        .build()
+        .await
+        .unwrap();
+    let (mut queries_read, mut logins_read) = (0, 0);
+    while let Some(message) = consumer.recv().await.unwrap() {
+        let decoded = message.decode().await.unwrap();
+        let json = decoded.to_json();
+        if decoded.name() == "login" {
+            logins_read += 1;
+            assert!(
+                message.decode_as::<QueryEvent>().await.is_err(),
+                "a login is no query"
+            );
+            continue;
+        }
+        queries_read += 1;
+        let typed: Event<QueryEvent> = message.decode_as().await.unwrap();
+        let (metadata, payload) = sent
+            .iter()
+            .find(|(m, _)| m.id() == typed.metadata.id())
+            .expect("an event we published");
+        assert_eq!(&typed.metadata, metadata);
+        assert_eq!(&typed.payload, payload);
+        // The JSON form says the same, fields in schema order, metadata first.
+        let keys: Vec<&String> = json.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "id",
+                "application",
+                "timestamp",
+                "timestamp_ns",
+                "type",
+                "duration",
+                "username",
+                "rows"
+            ]
+        );
+        assert_eq!(json["id"], json!(metadata.id().to_string()));
+        assert_eq!(json["application"], json!(application));
+        assert_eq!(
+            json["timestamp"],
+            json!(
+                metadata
+                    .timestamp()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            )
+        );
+        assert_eq!(json["timestamp_ns"], json!(metadata.timestamp_ns()));
+        let symbol = match payload.r#type {
+            QueryType::Async => "async",
+            QueryType::Sync => "sync",
+        };
+        assert_eq!(json["type"], json!(symbol));
+        assert_eq!(json["duration"], json!(payload.duration.as_secs_f64()));
+        assert_eq!(json["username"], json!(payload.username));
+        assert_eq!(json["rows"], json!(payload.rows));
+    }
+    assert_eq!((queries_read, logins_read), (20, 1));
+    manager.close(TIMEOUT).await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_frames_are_reported_with_their_offset_and_the_consumer_goes_on() {
+    let topic = "bad.frames";
+    let stack = Stack::new(topic, 1);
+    let subject = "bad.frames.query";
+    let schema = app_metrics::record_schema::<QueryEvent>("query", topic).unwrap();
+    let id = stack.registry.register(subject, &schema).await.unwrap();
+    let good = frame(id, &roundtrip::query(1));
+    let mut truncated = good.clone();
+    truncated.truncate(good.len() - 3);
+    let mut corrupt = good.clone();
+    corrupt.push(0x42); // a byte after the record
+    let login = app_metrics::record_schema::<LoginEvent>("login", topic).unwrap();
+    let login_id = stack
+        .registry
+        .register("bad.frames.login", &login)
+        .await
+        .unwrap();
+    stack.produce_raw(
+        topic,
+        &[
+            b"{\"json\": true}".to_vec(),          // 0: not a frame
+            vec![0, 0],                            // 1: too short
+            framing::header(9999).to_vec(),        // 2: unknown schema id
+            truncated,                             // 3: truncated body
+            corrupt,                               // 4: trailing bytes
+            frame(login_id, &roundtrip::login(2)), // 5: a login, asked for as a query
+            good,                                  // 6: fine
+        ],
+    );
+
+    let monitor = Arc::new(Monitor::new());
+    let sensors = Arc::new(SensorDelegate::new());
+    sensors.add(monitor.clone());
+    let consumer = stack
+        .consumer(topic)
+        .stop_at_end(true)
+        .sensors(sensors)
+        .build()
+        .await
+        .unwrap();
+    let mut outcomes = Vec::new();
+    while let Some(message) = consumer.recv().await.unwrap() {
+        let outcome = match message.decode_as::<QueryEvent>().await {
+            Ok(event) => Ok(event.payload.rows),
+            Err(error) => {
+                assert_eq!(
+                    (error.partition, error.offset),
+                    (0, message.message().offset)
+                );
+                let text = error.to_string();
+                assert!(
+                    text.contains(&format!("partition 0 offset {}", error.offset)),
+                    "{text}"
+                );
+                Err(error.failure.kind)
+            }
+        };
+        outcomes.push(outcome);
+    }
+    use DecodeErrorKind::*;
+    assert_eq!(
+        outcomes,
+        [
+            Err(Framing),
+            Err(Framing),
+            Err(Schema),
+            Err(Body),
+            Err(Body),
+            Err(Type),
+            Ok(roundtrip::query(1).rows)
+        ]
+    );
+    let s = monitor.snapshot();
+    assert_eq!(s.messages_received, 7);
+    assert_eq!(
+        s.decode_errors_by_kind,
+        [("body", 2), ("framing", 2), ("schema", 1), ("type", 1)]
+            .into_iter()
+            .map(|(k, n)| (k.to_owned(), n))
+            .collect()
+    );
+    assert_eq!(s.decode_seconds.total, 7);
+    assert_eq!(s.messages_active, 0, "every message was let go");
+}
+
+#[tokio::test]
+async fn the_lag_is_what_is_left_to_read() {
+    let topic = "lagging";
+    let stack = Stack::new(topic, 1);
+    let schema = app_metrics::record_schema::<QueryEvent>("query", topic).unwrap();
+    let id = stack
+        .registry
+        .register("lagging.query", &schema)
+        .await
+        .unwrap();
+    let frames: Vec<Vec<u8>> = (0..10).map(|i| frame(id, &roundtrip::query(i))).collect();
+    stack.produce_raw(topic, &frames);
+
+    let monitor = Arc::new(Monitor::new());
+    let sensors = Arc::new(SensorDelegate::new());
+    sensors.add(monitor.clone());
+    let consumer = stack
+        .consumer(topic)
+        .sensors(sensors)
+        .end_offsets_interval(None)
+        .build()
+        .await
+        .unwrap();
+    for _ in 0..4 {
+        let message = consumer.recv().await.unwrap().expect("a message");
+        message.decode().await.unwrap();
+    }
+    consumer.refresh_end_offsets().await.unwrap();
+    let partition = &monitor.snapshot().partitions[0];
+    assert_eq!(partition.read_offset, Some(3));
+    assert_eq!(partition.end_offset, Some(10));
+    assert_eq!(partition.lag, Some(6), "offsets 4 to 9 are unread");
+
+    for _ in 0..6 {
+        drop(consumer.recv().await.unwrap().expect("a message"));
+    }
+    consumer.refresh_end_offsets().await.unwrap();
+    assert_eq!(monitor.snapshot().partitions[0].lag, Some(0));
+}
+
+#[tokio::test]
+async fn a_group_commits_what_was_processed_and_reports_rebalances() {
+    let topic = "grouped";
+    let stack = Stack::new(topic, 2);
+    let schema = app_metrics::record_schema::<QueryEvent>("query", topic).unwrap();
+    let id = stack
+        .registry
+        .register("grouped.query", &schema)
+        .await
+        .unwrap();
+    let frames: Vec<Vec<u8>> = (0..8).map(|i| frame(id, &roundtrip::query(i))).collect();
+    stack.produce_raw(topic, &frames);
+
+    let monitor = Arc::new(Monitor::new());
+    let sensors = Arc::new(SensorDelegate::new());
+    sensors.add(monitor.clone());
+    let consumer = stack
+        .consumer(topic)
+        .group("grouped-test")
+        // The mock cluster keeps a closed member until its session times out: keep that
+        // short, so the second member below is not kept waiting.
+        .property("session.timeout.ms", "6000")
+        .sensors(sensors)
+        .commit_interval(Duration::from_secs(3600))
+        .build()
+        .await
+        .unwrap();
+    let mut rows = Vec::new();
+    for _ in 0..8 {
+        let message = tokio::time::timeout(TIMEOUT, consumer.recv())
+            .await
+            .expect("a message in time")
+            .unwrap()
+            .expect("a message");
+        let row = message
+            .process(|event: Event<QueryEvent>| async move { event.payload.rows })
+            .await
+            .unwrap();
+        rows.push(row);
+    }
+    rows.sort_unstable();
+    let mut expected: Vec<i64> = (0..8).map(|i| roundtrip::query(i).rows).collect();
+    expected.sort_unstable();
+    assert_eq!(rows, expected);
+    consumer.commit().await.unwrap();
+
+    let s = monitor.snapshot();
+    assert_eq!(s.events_total, 8);
+    assert_eq!(s.events_by_event["query"], 8);
+    assert_eq!(s.event_processing_seconds.total, 8);
+    assert_eq!((s.commits, s.commit_errors), (1, 0));
+    assert_eq!(s.commit_latency_seconds.total, 1);
+    assert!(s.rebalances >= 1, "joining the group is a rebalance");
+    assert!(s.rebalance_end_seconds.total >= 1);
+    // Everything read in partition 0 is committed: the next offset to read.
+    let committed: i64 = s.partitions.iter().filter_map(|p| p.committed_offset).sum();
+    assert_eq!(committed, 8, "the two partitions' next offsets add up to 8");
+    consumer.close().await.unwrap();
+
+    // A new member of the group starts where the commits left off.
+    stack.produce_raw(topic, &frames[..2]);
+    let again = stack
+        .consumer(topic)
+        .group("grouped-test")
+        .stop_at_end(true)
+        .build()
+        .await
+        .unwrap();
+    let mut read = 0;
+    while let Some(message) = tokio::time::timeout(TIMEOUT, again.recv())
+        .await
+        .unwrap()
+        .unwrap()
+    {
+        message.decode_as::<QueryEvent>().await.unwrap();
+        read += 1;
+    }
+    assert_eq!(read, 2, "only what was written after the commit");
+}
+
+#[tokio::test]
+async fn settings_that_do_not_go_together_are_refused() {
+    let stack = Stack::new("refused", 1);
+    let error = stack
+        .consumer("refused")
+        .topic("another")
+        .stop_at_end(true)
+        .build()
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("one topic"), "{error}");
+    let error = stack
+        .consumer("missing.topic")
+        .metadata_timeout(Duration::from_millis(500))
+        .build()
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("no partitions"), "{error}");
+}
