@@ -151,6 +151,7 @@ pub fn memory_registry() -> Option<std::sync::Arc<dyn app_metrics::kafka::regist
     ))
 }
 
+pub mod any_schema;
 pub mod peers;
 pub mod procs;
 pub mod roundtrip;

@@ -90,7 +90,12 @@ impl fmt::Debug for WriterSchema {
 
 impl WriterSchema {
     /// Parses the registry's text of schema `id`.
-    fn parse(id: u32, text: &str) -> Result<Self, DecodeFailure> {
+    ///
+    /// # Errors
+    ///
+    /// The text is not an Avro schema, its names do not resolve, or it has an array of
+    /// values that take no bytes (which would let a tiny body claim billions of them).
+    pub fn parse(id: u32, text: &str) -> Result<Self, DecodeFailure> {
         let failure =
             |reason: String| DecodeFailure::new(DecodeErrorKind::Schema, Some(id), reason);
         let schema = Schema::parse_str(text)
@@ -123,6 +128,19 @@ impl WriterSchema {
             name,
             namespace,
             canonical,
+        })
+    }
+
+    /// Decodes an Avro `body` written with this schema (the frame without its header).
+    ///
+    /// # Errors
+    ///
+    /// The body is truncated, corrupt, or longer than the record.
+    pub fn decode(self: &Arc<Self>, body: &[u8]) -> Result<DecodedEvent, DecodeFailure> {
+        let value = read_value(self, body)?;
+        Ok(DecodedEvent {
+            schema: Arc::clone(self),
+            value,
         })
     }
 
@@ -329,9 +347,7 @@ impl EventDecoder {
     /// Not a frame, a schema that cannot be had, or a body that does not match it.
     pub async fn decode(&self, frame: &[u8]) -> Result<DecodedEvent, DecodeFailure> {
         let (id, body) = split(frame)?;
-        let schema = self.schema(id).await?;
-        let value = read_value(&schema, body)?;
-        Ok(DecodedEvent { schema, value })
+        self.schema(id).await?.decode(body)
     }
 
     /// Decodes a Confluent frame into the typed event `P`, when its writer schema is the
