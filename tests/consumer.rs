@@ -19,8 +19,7 @@ use app_metrics::kafka::registry::{MemorySchemaRegistry, SchemaRegistry};
 use app_metrics::sensor::DecodeErrorKind;
 use app_metrics::{EventMetadata, EventPayload, Monitor, SensorDelegate};
 use common::roundtrip::{self, TIMEOUT};
-use common::{LoginEvent, QueryEvent, QueryType};
-use serde_json::json;
+use common::{LoginEvent, QueryEvent};
 
 /// A cluster with `topic` (one partition), and the producer-side pieces around it.
 struct Stack {
@@ -96,14 +95,7 @@ async fn published_events_come_back_typed_and_as_json() {
         .create_publisher::<LoginEvent>("login")
         .await
         .unwrap();
-    let mut sent = Vec::new();
-    for i in 0..20 {
-        sent.push((
-            queries.publish(roundtrip::query(i)).unwrap(),
-            roundtrip::query(i),
-        ));
-    }
-    logins.publish(roundtrip::login(1)).unwrap();
+    let sent = roundtrip::publish(&queries, &logins, 30, 10);
     assert_eq!(manager.flush(TIMEOUT).await.unwrap().undelivered, 0);
 
     let consumer = stack
@@ -112,62 +104,7 @@ async fn published_events_come_back_typed_and_as_json() {
         .build()
         .await
         .unwrap();
-    let (mut queries_read, mut logins_read) = (0, 0);
-    while let Some(message) = consumer.recv().await.unwrap() {
-        let decoded = message.decode().await.unwrap();
-        let json = decoded.to_json();
-        if decoded.name() == "login" {
-            logins_read += 1;
-            assert!(
-                message.decode_as::<QueryEvent>().await.is_err(),
-                "a login is no query"
-            );
-            continue;
-        }
-        queries_read += 1;
-        let typed: Event<QueryEvent> = message.decode_as().await.unwrap();
-        let (metadata, payload) = sent
-            .iter()
-            .find(|(m, _)| m.id() == typed.metadata.id())
-            .expect("an event we published");
-        assert_eq!(&typed.metadata, metadata);
-        assert_eq!(&typed.payload, payload);
-        // The JSON form says the same, fields in schema order, metadata first.
-        let keys: Vec<&String> = json.as_object().unwrap().keys().collect();
-        assert_eq!(
-            keys,
-            [
-                "id",
-                "application",
-                "timestamp",
-                "timestamp_ns",
-                "type",
-                "duration",
-                "username",
-                "rows"
-            ]
-        );
-        assert_eq!(json["id"], json!(metadata.id().to_string()));
-        assert_eq!(json["application"], json!(application));
-        assert_eq!(
-            json["timestamp"],
-            json!(
-                metadata
-                    .timestamp()
-                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-            )
-        );
-        assert_eq!(json["timestamp_ns"], json!(metadata.timestamp_ns()));
-        let symbol = match payload.r#type {
-            QueryType::Async => "async",
-            QueryType::Sync => "sync",
-        };
-        assert_eq!(json["type"], json!(symbol));
-        assert_eq!(json["duration"], json!(payload.duration.as_secs_f64()));
-        assert_eq!(json["username"], json!(payload.username));
-        assert_eq!(json["rows"], json!(payload.rows));
-    }
-    assert_eq!((queries_read, logins_read), (20, 1));
+    roundtrip::consume_and_check(&consumer, application, &sent).await;
     manager.close(TIMEOUT).await.unwrap();
 }
 

@@ -75,5 +75,10 @@ proptest! {
 fn an_array_of_nulls_is_refused_before_any_body_is_read() {
     let text = r#"{"type":"record","name":"r","fields":[{"name":"a","type":{"type":"array","items":"null"}}]}"#;
     let error = WriterSchema::parse(1, text).unwrap_err();
-    assert!(error.to_string().contains("record.a is an array of zero-size values"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("record.a is an array of zero-size values"),
+        "{error}"
+    );
 }

@@ -9,7 +9,10 @@
 mod common;
 
 use apache_avro::Schema;
+use std::sync::Arc;
+
 use app_metrics::kafka::Error;
+use app_metrics::kafka::consumer::{EventConsumer, StartAt};
 use app_metrics::kafka::registry::RegistryError;
 use app_metrics::{ErrorKind, EventPayload, EventPublisher};
 use common::peers::{config, peers, unique_app};
@@ -72,6 +75,20 @@ async fn events_round_trip_through_tansu_and_rivven_schema() {
     }
     roundtrip::read_back_and_check(&backend, &manager, (&queries, &logins), &peers.kafka, &sent)
         .await;
+
+    // Our consumer, in a group, gives the same events back typed and as JSON. (Tansu
+    // joins a group after session.timeout.ms / 2: keep it short.)
+    let consumer = EventConsumer::builder(&config.kafka, Arc::clone(backend.registry()))
+        .topic(manager.topic())
+        .group(unique_app("group"))
+        .property("session.timeout.ms", "6000")
+        .start_at(StartAt::Beginning)
+        .stop_at_end(true)
+        .build()
+        .await
+        .expect("consumer");
+    roundtrip::consume_and_check(&consumer, manager.application(), &sent).await;
+    consumer.close().await.expect("commit and leave");
     assert_eq!(manager.close(TIMEOUT).await.expect("close").undelivered, 0);
 }
 

@@ -49,9 +49,8 @@ fn record(seed: &mut Seed<'_>, depth: usize) -> String {
 const LEAVES: usize = 21;
 
 fn leaf(seed: &mut Seed<'_>, choice: usize) -> String {
-    let logical = |base: &str, logical: &str| {
-        format!(r#"{{"type":"{base}","logicalType":"{logical}"}}"#)
-    };
+    let logical =
+        |base: &str, logical: &str| format!(r#"{{"type":"{base}","logicalType":"{logical}"}}"#);
     match choice {
         0 => r#""null""#.into(),
         1 => r#""boolean""#.into(),
@@ -78,7 +77,10 @@ fn leaf(seed: &mut Seed<'_>, choice: usize) -> String {
         }
         17 => {
             let name = seed.name("F");
-            format!(r#"{{"type":"fixed","name":"{name}","size":{}}}"#, seed.next() % 9)
+            format!(
+                r#"{{"type":"fixed","name":"{name}","size":{}}}"#,
+                seed.next() % 9
+            )
         }
         18 => {
             let name = seed.name("D");
@@ -86,8 +88,13 @@ fn leaf(seed: &mut Seed<'_>, choice: usize) -> String {
         }
         19 => {
             let name = seed.name("E");
-            let symbols: Vec<String> = (0..1 + seed.next() % 4).map(|i| format!(r#""S{i}""#)).collect();
-            format!(r#"{{"type":"enum","name":"{name}","symbols":[{}]}}"#, symbols.join(","))
+            let symbols: Vec<String> = (0..1 + seed.next() % 4)
+                .map(|i| format!(r#""S{i}""#))
+                .collect();
+            format!(
+                r#"{{"type":"enum","name":"{name}","symbols":[{}]}}"#,
+                symbols.join(",")
+            )
         }
         _ => logical("double", "dataclasses-avroschema-timedelta"),
     }

@@ -214,3 +214,70 @@ pub async fn read_back_and_check(
         }
     }
 }
+
+/// Reads every event back through our consumer (which must stop at the end) and checks
+/// each against what was sent: the typed form equals the sent metadata and payload, the
+/// JSON form says the same with fields in schema order, and the other type is refused.
+pub async fn consume_and_check(
+    consumer: &app_metrics::kafka::EventConsumer,
+    application: &str,
+    sent: &HashMap<String, Sent>,
+) {
+    use serde_json::json;
+    let mut seen = std::collections::HashSet::new();
+    while let Some(message) = tokio::time::timeout(TIMEOUT, consumer.recv())
+        .await
+        .expect("the consumer reaches the end in time")
+        .expect("read")
+    {
+        let decoded = message
+            .decode()
+            .await
+            .expect("decodes through the registry");
+        let json = decoded.to_json();
+        let id = json["id"].as_str().expect("an id").to_owned();
+        assert!(seen.insert(id.clone()), "event {id} read twice");
+        let meta = match &sent[&id] {
+            Sent::Query(meta, payload) => {
+                let typed = message.decode_as::<QueryEvent>().await.expect("a query");
+                assert_eq!((&typed.metadata, &typed.payload), (meta, payload));
+                assert!(message.decode_as::<LoginEvent>().await.is_err());
+                let symbol = match payload.r#type {
+                    QueryType::Async => "async",
+                    QueryType::Sync => "sync",
+                };
+                assert_eq!(json["type"], json!(symbol));
+                assert_eq!(json["duration"], json!(payload.duration.as_secs_f64()));
+                assert_eq!(json["username"], json!(payload.username));
+                assert_eq!(json["rows"], json!(payload.rows));
+                meta
+            }
+            Sent::Login(meta, payload) => {
+                let typed = message.decode_as::<LoginEvent>().await.expect("a login");
+                assert_eq!((&typed.metadata, &typed.payload), (meta, payload));
+                assert!(message.decode_as::<QueryEvent>().await.is_err());
+                assert_eq!(json["username"], json!(payload.username));
+                assert_eq!(json["success"], json!(payload.success));
+                assert_eq!(json["provider"], json!(payload.provider));
+                meta
+            }
+        };
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys[..4],
+            ["id", "application", "timestamp", "timestamp_ns"]
+        );
+        assert_eq!(json["application"], json!(application));
+        let millis = meta
+            .timestamp()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        assert_eq!(json["timestamp"], json!(millis));
+        assert_eq!(json["timestamp_ns"], json!(meta.timestamp_ns()));
+    }
+    assert_eq!(seen.len(), sent.len(), "every event read once");
+}
