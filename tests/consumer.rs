@@ -191,6 +191,7 @@ async fn bad_frames_are_reported_with_their_offset_and_the_consumer_goes_on() {
             .collect()
     );
     assert_eq!(s.decode_seconds.total, 7);
+    assert_eq!((consumer.messages(), consumer.decode_failures()), (7, 6));
     assert_eq!(s.messages_active, 0, "every message was let go");
 }
 

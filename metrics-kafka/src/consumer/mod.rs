@@ -9,7 +9,7 @@ mod json;
 mod received;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -218,6 +218,8 @@ impl EventConsumerBuilder {
                 end_offsets: Instant::now(),
             }),
             committing: AtomicBool::new(false),
+            messages: AtomicU64::new(0),
+            decode_failures: AtomicU64::new(0),
         });
         if inner.grouped {
             let topics: Vec<&str> = inner.topics.iter().map(String::as_str).collect();
@@ -281,6 +283,10 @@ struct Inner {
     stored: Mutex<HashMap<(String, i32), i64>>,
     timers: Mutex<Timers>,
     committing: AtomicBool,
+    /// Messages handed out.
+    messages: AtomicU64,
+    /// Messages that did not decode.
+    pub(crate) decode_failures: AtomicU64,
 }
 
 struct Timers {
@@ -364,6 +370,7 @@ impl EventConsumer {
             };
             match message {
                 Ok(message) => {
+                    inner.messages.fetch_add(1, Ordering::Relaxed);
                     lock(&inner.at_end).remove(&message.partition());
                     let raw = RawMessage {
                         topic: message.topic().to_owned(),
@@ -381,6 +388,16 @@ impl EventConsumer {
                 Err(error) => return Err(client_error("read a message")(error)),
             }
         }
+    }
+
+    /// How many messages `recv` handed out.
+    pub fn messages(&self) -> u64 {
+        self.inner.messages.load(Ordering::Relaxed)
+    }
+
+    /// How many decode attempts failed (the sensors count them by kind).
+    pub fn decode_failures(&self) -> u64 {
+        self.inner.decode_failures.load(Ordering::Relaxed)
     }
 
     /// The decoder this consumer uses (schemas cached by id).

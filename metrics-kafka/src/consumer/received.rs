@@ -127,6 +127,11 @@ impl Received {
             }),
             (_, None) => {}
         }
+        if result.is_err() {
+            self.inner
+                .decode_failures
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         result.map_err(|failure| MessageError {
             topic: self.message.topic.clone(),
             partition: self.message.partition,
