@@ -22,12 +22,12 @@ pub use metrics_rules::RESERVED_FIELD_NAMES;
 
 /// What the event manager adds to every payload.
 ///
-/// Read-only: `timestamp` is always the same clock reading as `timestamp_ns`.
+/// Read-only: `timestamp` is always the same clock reading as `timestamp_ns` (the one
+/// kept; the date-time is computed when asked for, off the publishing path).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventMetadata {
     id: Uuid,
     application: Arc<str>,
-    timestamp: DateTime<Utc>,
     timestamp_ns: i64,
 }
 
@@ -48,7 +48,6 @@ impl EventMetadata {
         Self {
             id,
             application,
-            timestamp: DateTime::from_timestamp_nanos(timestamp_ns),
             timestamp_ns,
         }
     }
@@ -65,7 +64,7 @@ impl EventMetadata {
 
     /// Publish time (encoded as milliseconds since the epoch).
     pub fn timestamp(&self) -> DateTime<Utc> {
-        self.timestamp
+        DateTime::from_timestamp_nanos(self.timestamp_ns)
     }
 
     /// Publish time in nanoseconds since the epoch (InfluxDB's time).
@@ -74,6 +73,7 @@ impl EventMetadata {
     }
 
     /// Publish time in milliseconds since the epoch, floored like `timestamp-millis`.
+    #[inline]
     pub fn timestamp_ms(&self) -> i64 {
         self.timestamp_ns.div_euclid(1_000_000)
     }
@@ -96,7 +96,7 @@ mod tests {
     fn both_timestamps_come_from_one_clock_reading() {
         let meta = EventMetadata::now("app".into());
         assert_eq!(
-            meta.timestamp.timestamp_nanos_opt(),
+            meta.timestamp().timestamp_nanos_opt(),
             Some(meta.timestamp_ns)
         );
         assert_eq!(meta.id.get_version_num(), 4);
@@ -105,7 +105,7 @@ mod tests {
     #[test]
     fn timestamps_before_1970_encode_as_negative_millis() {
         let meta = EventMetadata::at(Uuid::nil(), "a".into(), -1_500_000_000);
-        assert_eq!(meta.timestamp.timestamp_millis(), -1500);
+        assert_eq!(meta.timestamp().timestamp_millis(), -1500);
         assert_eq!(meta.timestamp_ms(), -1500);
     }
 }
