@@ -48,6 +48,16 @@ struct Args {
     /// queued or encode.
     #[arg(long)]
     only: Option<String>,
+    /// A Kafka client property for every producer, raw and ours (`linger.ms=20`);
+    /// repeatable, to compare producer settings.
+    #[arg(long = "property", value_name = "KEY=VALUE", value_parser = property)]
+    properties: Vec<(String, String)>,
+}
+
+fn property(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .ok_or_else(|| format!("{text:?} is not KEY=VALUE"))
 }
 
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -68,6 +78,7 @@ fn query(i: usize) -> QueryEvent {
 struct Cluster {
     cluster: MockCluster<'static, DefaultProducerContext>,
     topics: AtomicUsize,
+    properties: Vec<(String, String)>,
 }
 
 impl Cluster {
@@ -84,6 +95,7 @@ impl Cluster {
         KafkaConfig::builder()
             .bootstrap_servers([self.cluster.bootstrap_servers()])
             .queue_max_messages((events * 2).max(100_000))
+            .extra_properties(self.properties.clone())
             .build()
             .expect("valid Kafka settings")
     }
@@ -250,8 +262,10 @@ async fn queued_bytes(cluster: &Cluster, events: usize) -> (f64, usize) {
     ((after - before) / events as f64, frame.len())
 }
 
-/// Nanoseconds per encode: ours, apache-avro's `write_ser`.
+/// Nanoseconds per encode, ours and apache-avro's `write_ser`: the medians of 15 rounds,
+/// the two sides interleaved so a noisy neighbour slows both alike.
 fn encode(events: usize) -> (f64, f64) {
+    const ROUNDS: usize = 15;
     let (meta, query) = event::sample();
     let schema = event::schema();
     let writer = GenericDatumWriter::builder(&schema)
@@ -259,18 +273,24 @@ fn encode(events: usize) -> (f64, f64) {
         .expect("writer");
     event::assert_identical(&writer, &meta, &query);
     let (mut ours, mut theirs) = (Vec::with_capacity(256), Vec::with_capacity(256));
+    let per_round = (events / ROUNDS).max(1000);
     let time = |f: &mut dyn FnMut()| {
         let started = Instant::now();
-        for _ in 0..events {
+        for _ in 0..per_round {
             f();
         }
-        started.elapsed().as_nanos() as f64 / events as f64
+        started.elapsed().as_nanos() as f64 / per_round as f64
     };
-    let a = time(&mut || event::encode_ours(&mut ours, black_box(&meta), black_box(&query)));
-    let b = time(&mut || {
-        event::encode_apache(&writer, &mut theirs, black_box(&meta), black_box(&query))
-    });
-    (a, b)
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        a.push(time(&mut || {
+            event::encode_ours(&mut ours, black_box(&meta), black_box(&query))
+        }));
+        b.push(time(&mut || {
+            event::encode_apache(&writer, &mut theirs, black_box(&meta), black_box(&query))
+        }));
+    }
+    (median(a), median(b))
 }
 
 #[tokio::main]
@@ -279,6 +299,7 @@ async fn main() {
     let cluster = Cluster {
         cluster: MockCluster::new(1).expect("mock cluster"),
         topics: AtomicUsize::new(0),
+        properties: args.properties.clone(),
     };
     let n = args.events;
     if let Some(only) = &args.only {
