@@ -216,8 +216,8 @@ impl<'a> AvroReader<'a> {
     }
 }
 
-/// A scalar that can be read back from its Avro encoding: every [`EventScalar`]
-/// (crate::payload::EventScalar) but `&'static str`.
+/// A scalar that can be read back from its Avro encoding: every
+/// [`EventScalar`](crate::payload::EventScalar) but `&'static str`.
 pub trait DecodeScalar: Sized {
     /// Reads one value.
     fn decode_avro(reader: &mut AvroReader<'_>) -> Result<Self, AvroDecodeError>;
