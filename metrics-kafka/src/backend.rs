@@ -264,17 +264,29 @@ impl BackendInner {
 /// How long one step of a flush waits for delivery reports.
 const FLUSH_STEP: Duration = Duration::from_millis(1);
 
-/// Runs blocking client work (metadata, flush) off the async threads.
-pub(crate) async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, EventError> + Send + 'static,
-) -> Result<T, EventError> {
-    tokio::task::spawn_blocking(work).await.unwrap_or_else(|_| {
-        Err(Error::NoAnswer {
+/// An error for blocking client work that never answered (it panicked or was cancelled).
+pub(crate) trait Unanswered {
+    /// The error.
+    fn unanswered() -> Self;
+}
+
+impl Unanswered for EventError {
+    fn unanswered() -> Self {
+        Error::NoAnswer {
             step: "a blocking Kafka client call panicked or was cancelled",
             waited: Duration::ZERO,
         }
-        .into())
-    })
+        .into()
+    }
+}
+
+/// Runs blocking client work (metadata, flush, commits, watermarks) off the async threads.
+pub(crate) async fn blocking<T: Send + 'static, E: Unanswered + Send + 'static>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, E> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|_| Err(E::unanswered()))
 }
 
 impl EventBackend for KafkaBackend {

@@ -4,6 +4,7 @@
 
 mod custom;
 mod events;
+mod hooks;
 mod labeled;
 mod offsets;
 mod rates;
@@ -22,16 +23,11 @@ pub use rates::Rates;
 pub use series::{HistogramSnapshot, LATENCY_BUCKETS, WindowStats, nearest_rank};
 
 use crate::error::ErrorKind;
-use crate::sensor::{
-    Clock, CommitDone, CommitState, DecodeErrorKind, DecodeFailure, DecodeState, Decoded,
-    Delivered, Encoded, MessageIn, MessageState, PartitionOffset, RebalanceState, RegistryCall,
-    SendFailure, SendInfo, SendState, Sensor, SensorResult, StreamEvent, StreamEventState,
-    SystemClock, WebRequest, WebRequestState, WebResponse,
-};
+use crate::sensor::{Clock, DecodeErrorKind, SystemClock};
 use crate::sync::lock;
 use events::EventTable;
-use labeled::{Labeled, Triple};
-use offsets::{PartitionOffsets, Which};
+use labeled::Labeled;
+use offsets::PartitionOffsets;
 use rates::{Counts, Sampler};
 use series::Latency;
 
@@ -516,187 +512,6 @@ impl Monitor {
 
 fn strings(counts: Vec<(Box<str>, u64)>) -> BTreeMap<String, u64> {
     counts.into_iter().map(|(k, v)| (k.into(), v)).collect()
-}
-
-fn index_of(kind: ErrorKind) -> usize {
-    ErrorKind::ALL.iter().position(|k| *k == kind).unwrap_or(0)
-}
-
-impl Sensor for Monitor {
-    fn name(&self) -> &str {
-        "monitor"
-    }
-
-    fn metrics(&self) -> Option<serde_json::Value> {
-        serde_json::to_value(self.snapshot()).ok()
-    }
-
-    fn on_send_initiated(&self, send: &SendInfo<'_>) -> SensorResult<SendState> {
-        let bytes = (send.key_size + send.value_size) as u64;
-        self.events.sent(send.key, send.topic, send.event, bytes);
-        Ok(SendState::at(send.at))
-    }
-
-    fn on_send_completed(&self, state: SendState, done: &Delivered<'_>) -> SensorResult {
-        self.latencies.send.record(state.elapsed(done.at));
-        let since_created = done.at.saturating_duration_since(self.created).as_nanos();
-        let nanos = u64::try_from(since_created).unwrap_or(u64::MAX - 1) + 1;
-        // Deliveries are reported by one thread, in order: a plain store keeps the
-        // latest (the check only guards against a report from another thread).
-        let last = &self.outcomes.last_delivery;
-        if nanos > last.load(Ordering::Relaxed) {
-            last.store(nanos, Ordering::Relaxed);
-        }
-        // Released after the send's count, which `in_flight` reads second.
-        self.outcomes.delivered.fetch_add(1, Ordering::Release);
-        Ok(())
-    }
-
-    fn on_send_error(&self, _state: SendState, failure: &SendFailure<'_>) -> SensorResult {
-        self.outcomes.send_errors.fetch_add(1, Ordering::Release);
-        self.send_errors_by_kind[index_of(failure.kind)].fetch_add(1, Ordering::Relaxed);
-        self.send_errors_by_event.add(
-            &Triple(failure.topic, failure.event, failure.kind.as_str()),
-            1,
-        );
-        Ok(())
-    }
-
-    fn on_topic_buffer_full(&self, topic: &str) -> SensorResult {
-        self.topic_buffer_full.add(topic, 1);
-        Ok(())
-    }
-
-    fn on_encode(&self, encoded: &Encoded<'_>) -> SensorResult {
-        if let Some(elapsed) = encoded.elapsed {
-            self.latencies.encode.record(elapsed);
-        }
-        Ok(())
-    }
-
-    fn on_registry_call(&self, call: &RegistryCall<'_>) -> SensorResult {
-        self.registry_calls.fetch_add(1, Ordering::Relaxed);
-        if call.cache_hit {
-            self.registry_cache_hits.fetch_add(1, Ordering::Relaxed);
-        } else {
-            self.latencies.registry.record(call.elapsed);
-        }
-        if call.error.is_some() {
-            self.registry_errors.fetch_add(1, Ordering::Relaxed);
-        }
-        Ok(())
-    }
-
-    fn on_message_in(&self, message: &MessageIn<'_>) -> SensorResult<MessageState> {
-        self.received.fetch_add(1, Ordering::Relaxed);
-        self.received_by_topic.add(message.tp.topic, 1);
-        self.messages_active.fetch_add(1, Ordering::Relaxed);
-        self.offsets.set(&message.tp, Which::Read, message.offset);
-        Ok(MessageState::at(message.at))
-    }
-
-    fn on_message_out(&self, _state: MessageState, _message: &MessageIn<'_>) -> SensorResult {
-        self.messages_active.fetch_sub(1, Ordering::Relaxed);
-        Ok(())
-    }
-
-    fn on_stream_event_in(&self, event: &StreamEvent<'_>) -> SensorResult<StreamEventState> {
-        self.events_total.fetch_add(1, Ordering::Relaxed);
-        self.events_by_event.add(event.event, 1);
-        self.events_active.fetch_add(1, Ordering::Relaxed);
-        Ok(StreamEventState::at(event.at))
-    }
-
-    fn on_stream_event_out(
-        &self,
-        state: StreamEventState,
-        event: &StreamEvent<'_>,
-    ) -> SensorResult {
-        self.events_active.fetch_sub(1, Ordering::Relaxed);
-        self.latencies
-            .event_processing
-            .record(state.elapsed(event.at));
-        Ok(())
-    }
-
-    fn on_decode_end(&self, state: DecodeState, decoded: &Decoded<'_>) -> SensorResult {
-        self.latencies.decode.record(state.elapsed(decoded.at));
-        Ok(())
-    }
-
-    fn on_decode_error(&self, state: DecodeState, failure: &DecodeFailure<'_>) -> SensorResult {
-        let index = DecodeErrorKind::ALL
-            .iter()
-            .position(|k| *k == failure.kind)
-            .unwrap_or(0);
-        self.decode_errors_by_kind[index].fetch_add(1, Ordering::Relaxed);
-        self.latencies.decode.record(state.elapsed(failure.at));
-        Ok(())
-    }
-
-    fn on_commit_completed(&self, state: CommitState, done: &CommitDone) -> SensorResult {
-        self.commits.fetch_add(1, Ordering::Relaxed);
-        if !done.ok {
-            self.commit_errors.fetch_add(1, Ordering::Relaxed);
-        }
-        self.latencies.commit.record(state.elapsed(done.at));
-        Ok(())
-    }
-
-    fn on_tp_commit(&self, offsets: &[PartitionOffset<'_>]) -> SensorResult {
-        for committed in offsets {
-            self.offsets
-                .set(&committed.tp, Which::Committed, committed.offset);
-        }
-        Ok(())
-    }
-
-    fn track_tp_end_offset(&self, end: &PartitionOffset<'_>) -> SensorResult {
-        self.offsets.set(&end.tp, Which::End, end.offset);
-        Ok(())
-    }
-
-    fn on_rebalance_start(&self, at: Instant) -> SensorResult<RebalanceState> {
-        self.rebalances.fetch_add(1, Ordering::Relaxed);
-        Ok(RebalanceState::at(at))
-    }
-
-    fn on_rebalance_return(
-        &self,
-        state: RebalanceState,
-        at: Instant,
-    ) -> SensorResult<RebalanceState> {
-        self.latencies
-            .rebalance_return
-            .record(at.saturating_duration_since(state.started));
-        Ok(RebalanceState {
-            returned: Some(at),
-            ..state
-        })
-    }
-
-    fn on_rebalance_end(&self, state: RebalanceState, at: Instant) -> SensorResult {
-        self.latencies
-            .rebalance_end
-            .record(at.saturating_duration_since(state.started));
-        Ok(())
-    }
-
-    fn on_web_request_start(&self, request: &WebRequest<'_>) -> SensorResult<WebRequestState> {
-        Ok(WebRequestState::at(request.at))
-    }
-
-    fn on_web_request_end(
-        &self,
-        state: WebRequestState,
-        response: &WebResponse<'_>,
-    ) -> SensorResult {
-        let status = response.status.to_string();
-        self.http_responses
-            .add(&Triple(response.method, response.route, &status), 1);
-        self.latencies.http.record(state.elapsed(response.at));
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
-use crate::sensor::{EventKey, ManualClock, SensorDelegate, TopicPartition};
+use crate::sensor::*;
 
 /// One event type for every hook call of these tests.
 static KEY: std::sync::LazyLock<EventKey> = std::sync::LazyLock::new(EventKey::new);
