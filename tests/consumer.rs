@@ -50,6 +50,20 @@ impl Stack {
             .start_at(StartAt::Beginning)
     }
 
+    /// Registers the `query` schema of `topic`; its id.
+    async fn register_query(&self, topic: &str) -> u32 {
+        let schema = app_metrics::record_schema::<QueryEvent>("query", topic).unwrap();
+        let subject = format!("{topic}.query");
+        self.registry.register(&subject, &schema).await.unwrap()
+    }
+
+    /// Writes `n` query events to `topic`, framed with schema `id`; the frames.
+    fn produce_queries(&self, topic: &str, id: u32, n: usize) -> Vec<Vec<u8>> {
+        let frames: Vec<Vec<u8>> = (0..n).map(|i| frame(id, &roundtrip::query(i))).collect();
+        self.produce_raw(topic, &frames);
+        frames
+    }
+
     /// Writes raw values to `topic` partition 0, as any producer would.
     fn produce_raw(&self, topic: &str, values: &[Vec<u8>]) {
         let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
@@ -68,6 +82,14 @@ impl Stack {
         }
         producer.flush(TIMEOUT).expect("flushed");
     }
+}
+
+/// A Monitor, and a delegate with it attached for the consumer.
+fn monitored() -> (Arc<Monitor>, Arc<SensorDelegate>) {
+    let monitor = Arc::new(Monitor::new());
+    let sensors = Arc::new(SensorDelegate::new());
+    sensors.add(monitor.clone());
+    (monitor, sensors)
 }
 
 /// A frame of `payload` with its metadata, under schema `id`.
@@ -112,9 +134,7 @@ async fn published_events_come_back_typed_and_as_json() {
 async fn bad_frames_are_reported_with_their_offset_and_the_consumer_goes_on() {
     let topic = "bad.frames";
     let stack = Stack::new(topic, 1);
-    let subject = "bad.frames.query";
-    let schema = app_metrics::record_schema::<QueryEvent>("query", topic).unwrap();
-    let id = stack.registry.register(subject, &schema).await.unwrap();
+    let id = stack.register_query(topic).await;
     let good = frame(id, &roundtrip::query(1));
     let mut truncated = good.clone();
     truncated.truncate(good.len() - 3);
@@ -139,9 +159,7 @@ async fn bad_frames_are_reported_with_their_offset_and_the_consumer_goes_on() {
         ],
     );
 
-    let monitor = Arc::new(Monitor::new());
-    let sensors = Arc::new(SensorDelegate::new());
-    sensors.add(monitor.clone());
+    let (monitor, sensors) = monitored();
     let consumer = stack
         .consumer(topic)
         .stop_at_end(true)
@@ -199,18 +217,10 @@ async fn bad_frames_are_reported_with_their_offset_and_the_consumer_goes_on() {
 async fn the_lag_is_what_is_left_to_read() {
     let topic = "lagging";
     let stack = Stack::new(topic, 1);
-    let schema = app_metrics::record_schema::<QueryEvent>("query", topic).unwrap();
-    let id = stack
-        .registry
-        .register("lagging.query", &schema)
-        .await
-        .unwrap();
-    let frames: Vec<Vec<u8>> = (0..10).map(|i| frame(id, &roundtrip::query(i))).collect();
-    stack.produce_raw(topic, &frames);
+    let id = stack.register_query(topic).await;
+    stack.produce_queries(topic, id, 10);
 
-    let monitor = Arc::new(Monitor::new());
-    let sensors = Arc::new(SensorDelegate::new());
-    sensors.add(monitor.clone());
+    let (monitor, sensors) = monitored();
     let consumer = stack
         .consumer(topic)
         .sensors(sensors)
@@ -239,18 +249,10 @@ async fn the_lag_is_what_is_left_to_read() {
 async fn a_group_commits_what_was_processed_and_reports_rebalances() {
     let topic = "grouped";
     let stack = Stack::new(topic, 2);
-    let schema = app_metrics::record_schema::<QueryEvent>("query", topic).unwrap();
-    let id = stack
-        .registry
-        .register("grouped.query", &schema)
-        .await
-        .unwrap();
-    let frames: Vec<Vec<u8>> = (0..8).map(|i| frame(id, &roundtrip::query(i))).collect();
-    stack.produce_raw(topic, &frames);
+    let id = stack.register_query(topic).await;
+    let frames = stack.produce_queries(topic, id, 8);
 
-    let monitor = Arc::new(Monitor::new());
-    let sensors = Arc::new(SensorDelegate::new());
-    sensors.add(monitor.clone());
+    let (monitor, sensors) = monitored();
     let consumer = stack
         .consumer(topic)
         .group("grouped-test")
