@@ -169,6 +169,14 @@ async fn publish(cluster: &Cluster, events: usize, monitored: bool) -> f64 {
     events as f64 / elapsed.as_secs_f64()
 }
 
+/// A Confluent frame of `payload` as `application` publishes it now (schema id 1).
+fn frame(application: &str, payload: &QueryEvent) -> Vec<u8> {
+    let mut frame = framing::header(1).to_vec();
+    EventMetadata::now(application.into()).encode_avro(&mut frame);
+    app_metrics::EventPayload::encode_avro(payload, &mut frame);
+    frame
+}
+
 /// Events per second through a raw rdkafka `ThreadedProducer` with the same settings,
 /// sending frames encoded beforehand (same sizes as ours).
 async fn raw(cluster: &Cluster, events: usize) -> f64 {
@@ -178,14 +186,7 @@ async fn raw(cluster: &Cluster, events: usize) -> f64 {
         config.set(key, value);
     }
     let producer: ThreadedProducer<DefaultProducerContext> = config.create().expect("producer");
-    let frames: Vec<Vec<u8>> = (0..events)
-        .map(|i| {
-            let mut frame = framing::header(1).to_vec();
-            EventMetadata::now("bench_raw".into()).encode_avro(&mut frame);
-            app_metrics::EventPayload::encode_avro(&query(i), &mut frame);
-            frame
-        })
-        .collect();
+    let frames: Vec<Vec<u8>> = (0..events).map(|i| frame("bench_raw", &query(i))).collect();
     let started = Instant::now();
     for frame in &frames {
         let mut record = BaseRecord::<(), [u8]>::to(&topic).payload(frame.as_slice());
@@ -242,9 +243,7 @@ async fn confirmed(cluster: &Cluster, events: usize) -> f64 {
 async fn queued_bytes(cluster: &Cluster, events: usize) -> (f64, usize) {
     let (manager, backend, queries, _) = manager(cluster, "queued", events, false).await;
     let payloads: Vec<QueryEvent> = (0..events).map(query).collect();
-    let mut frame = framing::header(1).to_vec();
-    EventMetadata::now(manager.application().into()).encode_avro(&mut frame);
-    app_metrics::EventPayload::encode_avro(&payloads[0], &mut frame);
+    let frame = frame(manager.application(), &payloads[0]);
     cluster.cluster.broker_down(1).expect("broker down");
     let rss = || memory_stats::memory_stats().map_or(0, |m| m.physical_mem) as f64;
     let before = rss();

@@ -151,18 +151,28 @@ impl<'a> AvroReader<'a> {
         Ok(&rest[..n])
     }
 
+    /// The next byte.
+    fn read_byte(&mut self) -> Result<u8, AvroDecodeError> {
+        let byte = *self
+            .input
+            .get(self.position)
+            .ok_or(AvroDecodeError::Truncated {
+                at: self.position,
+                needed: 1,
+            })?;
+        self.position += 1;
+        Ok(byte)
+    }
+
     /// An Avro `long`: a zig-zag base-128 varint of at most 10 bytes.
     pub fn read_long(&mut self) -> Result<i64, AvroDecodeError> {
         let start = self.position;
         let mut value: u64 = 0;
         for shift in (0..70).step_by(7) {
-            let [byte] = *self.read_bytes(1).map_err(|_| AvroDecodeError::Truncated {
+            let byte = self.read_byte().map_err(|_| AvroDecodeError::Truncated {
                 at: start,
                 needed: 1,
-            })?
-            else {
-                unreachable!("read_bytes(1) gives one byte")
-            };
+            })?;
             // The tenth byte may only carry the top bit of the 64.
             if shift == 63 && byte > 1 {
                 return Err(AvroDecodeError::Varint { at: start });
@@ -183,11 +193,10 @@ impl<'a> AvroReader<'a> {
 
     /// An Avro `boolean`.
     pub fn read_bool(&mut self) -> Result<bool, AvroDecodeError> {
-        match self.read_bytes(1)? {
-            [0] => Ok(false),
-            [1] => Ok(true),
-            [other] => Err(AvroDecodeError::Bool(*other)),
-            _ => unreachable!("read_bytes(1) gives one byte"),
+        match self.read_byte()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            other => Err(AvroDecodeError::Bool(other)),
         }
     }
 
@@ -413,12 +422,10 @@ impl DecodeScalar for DateTime<Utc> {
 impl DecodeScalar for NaiveDate {
     fn decode_avro(reader: &mut AvroReader<'_>) -> Result<Self, AvroDecodeError> {
         let days = reader.read_int()?;
-        days.checked_add(crate::payload::UNIX_EPOCH_DAYS_FROM_CE)
-            .and_then(NaiveDate::from_num_days_from_ce_opt)
-            .ok_or(AvroDecodeError::OutOfRange {
-                value: days.into(),
-                ty: "NaiveDate (days since 1970-01-01)",
-            })
+        crate::payload::date_from_days(days).ok_or(AvroDecodeError::OutOfRange {
+            value: days.into(),
+            ty: "NaiveDate (days since 1970-01-01)",
+        })
     }
 }
 

@@ -109,7 +109,8 @@ impl EventError {
 /// What kind of backend failure happened: decides whether it is retried
 /// ([`is_transient`](Self::is_transient)) and whether it surfaces in resilient mode
 /// ([`is_usage`](Self::is_usage)). Also the bounded `kind` label of error metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum ErrorKind {
     /// The events topic is missing or not writable.
@@ -128,7 +129,8 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// Every kind, for exporters that pre-create their label values.
+    /// Every kind, in declaration order (`kind as usize` is its index), for exporters
+    /// that pre-create their label values.
     pub const ALL: [ErrorKind; 6] = [
         Self::Topic,
         Self::Schema,
@@ -152,14 +154,7 @@ impl ErrorKind {
 
     /// A short lowercase name, for logs and metric labels.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Topic => "topic",
-            Self::Schema => "schema",
-            Self::Setup => "setup",
-            Self::Unavailable => "unavailable",
-            Self::QueueFull => "queue_full",
-            Self::Delivery => "delivery",
-        }
+        self.into()
     }
 }
 
@@ -264,6 +259,21 @@ mod tests {
         assert_eq!(error.kind(), Some(ErrorKind::Topic));
         assert!(error.is_usage_error());
         assert!(!error.is_transient());
+    }
+
+    #[test]
+    fn kinds_are_listed_in_declaration_order_and_named_in_snake_case() {
+        for (index, kind) in ErrorKind::ALL.into_iter().enumerate() {
+            assert_eq!(kind as usize, index, "{kind}");
+        }
+        assert_eq!(ErrorKind::QueueFull.as_str(), "queue_full");
+        for (index, kind) in crate::sensor::DecodeErrorKind::ALL.into_iter().enumerate() {
+            assert_eq!(kind as usize, index, "{}", kind.as_str());
+        }
+        assert_eq!(
+            crate::sensor::RegistryOperation::SchemaById.as_str(),
+            "schema_by_id"
+        );
     }
 
     #[test]

@@ -112,14 +112,15 @@ pub mod __private {
     }
 
     impl<T: DecodeField> Checked<T> {
-        /// Reads the field.
+        /// Reads the field `name`.
         #[inline]
-        pub fn decode(reader: &mut AvroReader<'_>) -> Result<T, AvroDecodeError> {
-            T::decode_avro(reader)
+        pub fn decode(reader: &mut AvroReader<'_>, name: &'static str) -> Result<T, DecodeError> {
+            crate::decode::decode_field(reader, name)
         }
     }
 
-    /// Fallback for a type that is not an `EventField` (compilation fails elsewhere).
+    /// Fallback for a type that is not an `EventField` (compilation fails elsewhere), and
+    /// for decoding an event field that cannot be read back (`&'static str`).
     pub trait UncheckedField {
         /// Unused stand-in.
         const TYPE_OPEN: &'static str = "";
@@ -135,10 +136,14 @@ pub mod __private {
         fn value<V: ?Sized>(_: &V) -> FieldValue {
             FieldValue::Null
         }
-        /// A field type that is an event field but cannot be read back (`&'static str`).
-        fn decode<V>(_: &mut AvroReader<'_>) -> Result<V, AvroDecodeError> {
-            Err(AvroDecodeError::NotDecodable {
-                ty: std::any::type_name::<V>(),
+        /// A field type that is an event field but cannot be read back (`&'static str`):
+        /// the decoder the derive generates reports it when it reaches the field.
+        fn decode<V>(_: &mut AvroReader<'_>, field: &'static str) -> Result<V, DecodeError> {
+            Err(DecodeError {
+                field,
+                error: AvroDecodeError::NotDecodable {
+                    ty: std::any::type_name::<V>(),
+                },
             })
         }
     }

@@ -22,17 +22,17 @@ impl EventBackend for MockBackend {
     ) -> BoxFuture<'_, Result<Arc<dyn EventSink>, EventError>> {
         let sink = MockSink {
             events: MockEvents::default(),
-            sensors: Some(event.sink_sensors()),
+            sensors: event.sink_sensors(),
         };
         Box::pin(async { Ok(Arc::new(sink) as Arc<dyn EventSink>) })
     }
 }
 
 /// The mock's sink for one event type.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MockSink {
     events: MockEvents,
-    sensors: Option<SinkSensors>,
+    sensors: SinkSensors,
 }
 
 impl MockSink {
@@ -42,7 +42,7 @@ impl MockSink {
     }
 
     fn record(&self, event: &dyn OutgoingEvent) {
-        let started = self.sensors.as_ref().and_then(|s| s.observe(event));
+        let started = self.sensors.observe(event);
         let offset = {
             let mut events = self.events.lock();
             events.push(PublishedEvent {
@@ -52,9 +52,7 @@ impl MockSink {
             events.len() as i64 - 1
         };
         // Recorded is delivered: partition 0, the offset is the event's index.
-        if let Some(sensors) = &self.sensors {
-            sensors.completed(started, 0, offset);
-        }
+        self.sensors.completed(started, 0, offset);
     }
 }
 

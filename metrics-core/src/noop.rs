@@ -14,7 +14,6 @@ pub struct NoopBackend;
 
 #[derive(Debug)]
 struct NoopSink {
-    name: String,
     sensors: SinkSensors,
 }
 
@@ -24,7 +23,6 @@ impl EventBackend for NoopBackend {
         event: &EventDescriptor,
     ) -> BoxFuture<'_, Result<Arc<dyn EventSink>, EventError>> {
         let sink = NoopSink {
-            name: event.name.clone(),
             sensors: event.sink_sensors(),
         };
         Box::pin(async move { Ok(Arc::new(sink) as Arc<dyn EventSink>) })
@@ -33,7 +31,7 @@ impl EventBackend for NoopBackend {
 
 impl EventSink for NoopSink {
     fn send(&self, event: &dyn OutgoingEvent) -> Result<(), EventError> {
-        tracing::debug!(event = %self.name, id = %event.metadata().id(), "metrics disabled: event not sent");
+        tracing::debug!(event = self.sensors.event(), id = %event.metadata().id(), "metrics disabled: event not sent");
         // Nothing is sent, so nothing can fail: reported as delivered nowhere.
         let started = self.sensors.observe(event);
         self.sensors.completed(started, -1, -1);

@@ -265,7 +265,13 @@ impl EventScalar for DateTime<Utc> {
 }
 
 /// Days from 0001-01-01 (day 1 of the common era) to 1970-01-01.
-pub(crate) const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
+const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
+
+/// The date `days` after 1970-01-01 (Avro `date`), if chrono can hold it.
+pub fn date_from_days(days: i32) -> Option<NaiveDate> {
+    days.checked_add(UNIX_EPOCH_DAYS_FROM_CE)
+        .and_then(NaiveDate::from_num_days_from_ce_opt)
+}
 
 /// Days since 1970-01-01 (Avro `date`).
 pub fn days_since_epoch(date: &NaiveDate) -> i32 {

@@ -222,8 +222,7 @@ fn payload_impl(
                     #reader: &mut __m::AvroReader<'_>,
                 ) -> __m::Result<Self, __m::DecodeError> {
                     __m::Result::Ok(Self {
-                        #( #members: __m::Checked::<#types>::decode(#reader)
-                            .map_err(|error| __m::DecodeError { field: #names, error })?, )*
+                        #( #members: __m::Checked::<#types>::decode(#reader, #names)?, )*
                     })
                 }
             }
@@ -273,8 +272,10 @@ fn enum_impl(event_enum: &EventEnum<'_>) -> TokenStream {
     );
     let reference = format!("\"{ident}\"");
     let variants: Vec<_> = event_enum.variants.iter().map(|v| v.ident).collect();
-    let indexes = 0..variants.len() as i32;
-    let indexes2 = 0..variants.len() as i64;
+    // Unsuffixed literals: `i32` where they are written, `i64` where they are read.
+    let indexes: Vec<_> = (0..variants.len())
+        .map(proc_macro2::Literal::usize_unsuffixed)
+        .collect();
     let count = variants.len();
     let name = ident.to_string();
     quote! {
@@ -302,7 +303,7 @@ fn enum_impl(event_enum: &EventEnum<'_>) -> TokenStream {
                     reader: &mut __m::AvroReader<'_>,
                 ) -> __m::Result<Self, __m::AvroDecodeError> {
                     match reader.read_long()? {
-                        #( #indexes2 => __m::Result::Ok(Self::#variants), )*
+                        #( #indexes => __m::Result::Ok(Self::#variants), )*
                         index => __m::Result::Err(__m::AvroDecodeError::EnumIndex {
                             index,
                             symbols: #count,

@@ -15,7 +15,7 @@ use metrics_core::{
     DeliveryReport, ErrorChain, EventBackend, EventDescriptor, EventError, EventSink,
 };
 
-use crate::config::{self, CompatibilityLevel, KafkaConfig, RegistryConfig};
+use crate::config::{self, KafkaConfig, RegistryConfig};
 use crate::error::Error;
 use crate::producer::{DeliveryStats, KafkaProducer};
 use crate::registration::retry_in_background;
@@ -51,8 +51,8 @@ pub(crate) struct BackendInner {
     pub(crate) topic: String,
     pub(crate) policy: FailurePolicy,
     pub(crate) kafka: KafkaConfig,
-    pub(crate) compatibility: Option<CompatibilityLevel>,
-    suffix: String,
+    /// The registry settings: subject names and the compatibility level to set.
+    pub(crate) registry_settings: RegistryConfig,
     owns_producer: bool,
     /// Every sink created, to count and flush what they hold.
     sinks: Mutex<Vec<Weak<KafkaSink>>>,
@@ -141,9 +141,8 @@ impl KafkaBackendBuilder {
                 registry,
                 topic: self.metrics.topic(),
                 policy: FailurePolicy::from_config(&self.metrics),
-                compatibility: self.registry.compatibility(),
-                suffix: self.registry.suffix().to_owned(),
                 kafka: self.kafka,
+                registry_settings: self.registry,
                 owns_producer,
                 sinks: Mutex::default(),
                 degraded: AtomicBool::new(false),
@@ -223,8 +222,10 @@ impl BackendInner {
     }
 
     fn held_events(&self) -> u64 {
-        self.live_sinks()
+        // Asked at every step of a flush: counted under the lock, without a list.
+        lock(&self.sinks)
             .iter()
+            .filter_map(Weak::upgrade)
             .map(|sink| sink.held() as u64)
             .sum()
     }
@@ -316,7 +317,7 @@ impl EventBackend for KafkaBackend {
             let sink = KafkaSink::new(SinkParts {
                 event: event.name.clone(),
                 topic: event.topic.to_string(),
-                subject: format!("{}.{}{}", event.topic, event.name, inner.suffix),
+                subject: inner.registry_settings.subject(&event.topic, &event.name),
                 producer: Arc::downgrade(&producer.inner),
                 stats: Arc::clone(&inner.stats),
                 sensors: Arc::new(event.sink_sensors()),

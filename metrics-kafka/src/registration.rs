@@ -53,7 +53,7 @@ impl BackendInner {
         let started = Instant::now();
         let registered = self
             .registry
-            .register_checked(subject, schema, self.compatibility)
+            .register_checked(subject, schema, self.registry_settings.compatibility())
             .await;
         sink.sensors().registry_call(&RegistryCall {
             operation: RegistryOperation::Register,

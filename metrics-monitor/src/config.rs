@@ -151,10 +151,8 @@ impl MonitoringValues {
             (&monitoring_vars::PROMETHEUS_PREFIX, &self.prometheus_prefix),
             (&monitoring_vars::STATSD_PREFIX, &self.statsd_prefix),
         ] {
-            let valid = prefix
-                .chars()
-                .enumerate()
-                .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()));
+            // An empty prefix means none.
+            let valid = prefix.is_empty() || metrics_core::schema::is_valid_name(prefix);
             if !valid {
                 p.push(ConfigError::invalid(
                     var,

@@ -256,10 +256,9 @@ impl HealthMonitor {
             });
         }
         if !t.max_delivery_age.is_zero() && figures.queue_depth > 0 {
-            let age = self
-                .monitor
-                .since_last_delivery()
-                .unwrap_or_else(|| self.started.elapsed());
+            let age = figures
+                .seconds_since_last_delivery
+                .map_or_else(|| self.started.elapsed(), Duration::from_secs_f64);
             if age > t.max_delivery_age {
                 issues.push(HealthIssue {
                     check: HealthCheck::Delivery,
@@ -342,13 +341,8 @@ impl HealthMonitor {
     /// returned task is aborted.
     pub fn spawn(self: &Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
         let health = Arc::clone(self);
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(interval);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticks.tick().await;
-                health.check();
-            }
+        crate::setup::spawn_every(interval, move || {
+            health.check();
         })
     }
 }

@@ -5,9 +5,9 @@
 use std::time::Instant;
 
 use metrics_core::sensor::{
-    CommitDone, CommitState, DecodeFailure, DecodeState, Decoded, Delivered, MessageIn,
-    MessageState, RebalanceState, RegistryCall, SendFailure, SendInfo, SendState, Sensor,
-    SensorResult, StreamEvent, StreamEventState, WebRequestState, WebResponse,
+    CommitDone, CommitState, DecodeFailure, DecodeState, Delivered, MessageIn, MessageState,
+    RebalanceState, RegistryCall, SendFailure, SendInfo, SendState, Sensor, SensorResult,
+    StreamEvent, StreamEventState, WebRequestState, WebResponse,
 };
 
 use crate::config::{LogDetail, LogLevel};
@@ -66,8 +66,9 @@ impl LoggingSensor {
     }
 }
 
-fn millis(started: Instant, at: Instant) -> f64 {
-    at.saturating_duration_since(started).as_secs_f64() * 1000.0
+/// A duration in milliseconds, for log fields.
+fn millis(elapsed: std::time::Duration) -> f64 {
+    elapsed.as_secs_f64() * 1000.0
 }
 
 impl Sensor for LoggingSensor {
@@ -96,7 +97,7 @@ impl Sensor for LoggingSensor {
                 event = done.event,
                 partition = done.partition,
                 offset = done.offset,
-                latency_ms = millis(state.started, done.at),
+                latency_ms = millis(state.elapsed(done.at)),
                 "event delivered"
             );
         }
@@ -165,14 +166,10 @@ impl Sensor for LoggingSensor {
                 partition = event.tp.partition,
                 offset = event.offset,
                 event = event.event,
-                handler_ms = millis(state.started, event.at),
+                handler_ms = millis(state.elapsed(event.at)),
                 "event handled"
             );
         }
-        Ok(())
-    }
-
-    fn on_decode_end(&self, _state: DecodeState, _decoded: &Decoded<'_>) -> SensorResult {
         Ok(())
     }
 
@@ -192,13 +189,13 @@ impl Sensor for LoggingSensor {
         if !done.ok {
             log_at!(
                 self.failure_level(),
-                latency_ms = millis(state.started, done.at),
+                latency_ms = millis(state.elapsed(done.at)),
                 "commit failed"
             );
         } else if self.operations() {
             log_at!(
                 self.level,
-                latency_ms = millis(state.started, done.at),
+                latency_ms = millis(state.elapsed(done.at)),
                 "offsets committed"
             );
         }
@@ -209,7 +206,7 @@ impl Sensor for LoggingSensor {
         if self.operations() {
             log_at!(
                 self.level,
-                rebalance_ms = millis(state.started, at),
+                rebalance_ms = millis(state.elapsed(at)),
                 "rebalance done"
             );
         }
@@ -227,7 +224,7 @@ impl Sensor for LoggingSensor {
                 method = response.method,
                 route = response.route,
                 status = response.status,
-                latency_ms = millis(state.started, response.at),
+                latency_ms = millis(state.elapsed(response.at)),
                 "web request"
             );
         }

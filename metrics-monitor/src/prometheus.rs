@@ -160,21 +160,6 @@ fn by<'a, T: Copy + 'a>(
         .collect()
 }
 
-/// The help text of a latency histogram.
-fn latency_help(kind: LatencyKind) -> &'static str {
-    match kind {
-        LatencyKind::Send => "From hand-over to the producer to the broker's acknowledgement.",
-        LatencyKind::Encode => "Encoding one event.",
-        LatencyKind::Registry => "Schema Registry calls that needed a request.",
-        LatencyKind::Decode => "Decoding one consumed message.",
-        LatencyKind::EventProcessing => "The application's handler processing one event.",
-        LatencyKind::Commit => "Committing consumed offsets.",
-        LatencyKind::RebalanceReturn => "A rebalance, from its start to the new assignment.",
-        LatencyKind::RebalanceEnd => "A rebalance, from its start to resumed consumption.",
-        _ => "HTTP responses.",
-    }
-}
-
 impl Collector for MonitorCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> std::fmt::Result {
         let s = self.monitor.snapshot();
@@ -342,11 +327,7 @@ impl Collector for MonitorCollector {
         )?;
 
         for kind in LatencyKind::iter() {
-            w.histogram(
-                kind.name(),
-                latency_help(kind),
-                &self.monitor.histogram(kind),
-            )?;
+            w.histogram(kind.name(), kind.help(), &self.monitor.histogram(kind))?;
         }
 
         w.counter(

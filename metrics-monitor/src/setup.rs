@@ -136,6 +136,8 @@ pub fn setup_monitoring(
         attached.push(delegate.add(Arc::new(LoggingSensor::new(level, config.log_detail()))));
     }
     #[cfg(feature = "statsd")]
+    let mut flushed = None;
+    #[cfg(feature = "statsd")]
     if let Some(address) = config.statsd_address() {
         let statsd = crate::statsd::StatsdMonitor::new(
             address,
@@ -146,7 +148,9 @@ pub fn setup_monitoring(
             address: address.to_owned(),
             source,
         })?;
-        attached.push(delegate.add(Arc::new(statsd)));
+        let statsd = Arc::new(statsd);
+        flushed = Some(Arc::clone(&statsd));
+        attached.push(delegate.add(statsd));
     }
     for sensor in sensors {
         attached.push(delegate.add(sensor));
@@ -154,12 +158,12 @@ pub fn setup_monitoring(
 
     let mut tasks = Vec::new();
     let sampled = Arc::clone(&monitor);
-    let interval = config.sample_interval();
-    tasks.push(tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(interval);
-        loop {
-            ticks.tick().await;
-            sampled.sample();
+    tasks.push(spawn_every(config.sample_interval(), move || {
+        sampled.sample();
+        // A quiet application's StatsD metrics do not wait for a full packet.
+        #[cfg(feature = "statsd")]
+        if let Some(statsd) = &flushed {
+            statsd.flush();
         }
     }));
     let health = config.health().then(|| {
@@ -185,5 +189,21 @@ pub fn setup_monitoring(
         health,
         attached,
         tasks,
+    })
+}
+
+/// Runs `tick` every `interval` on the current tokio runtime (a late tick is not caught up
+/// in a burst) until the returned task is aborted.
+pub(crate) fn spawn_every(
+    interval: std::time::Duration,
+    mut tick: impl FnMut() + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            tick();
+        }
     })
 }

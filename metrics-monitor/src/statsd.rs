@@ -8,6 +8,7 @@ use std::time::Instant;
 use cadence::{
     BufferedUdpMetricSink, Counted, Gauged, MetricError, QueuingMetricSink, StatsdClient, Timed,
 };
+use metrics_core::monitor::LatencyKind;
 use metrics_core::sensor::{
     CommitDone, CommitState, DecodeFailure, DecodeState, Decoded, Delivered, MessageIn,
     MessageState, PartitionOffset, RebalanceState, RegistryCall, SendFailure, SendInfo, SendState,
@@ -58,10 +59,6 @@ impl StatsdMonitor {
     }
 }
 
-fn millis(from: Instant, to: Instant) -> u64 {
-    u64::try_from(to.saturating_duration_since(from).as_millis()).unwrap_or(u64::MAX)
-}
-
 impl Sensor for StatsdMonitor {
     fn name(&self) -> &str {
         "statsd"
@@ -83,7 +80,7 @@ impl Sensor for StatsdMonitor {
             .with_tag("event", done.event)
             .try_send()?;
         self.client
-            .time_with_tags("send_latency", millis(state.started, done.at))
+            .time_with_tags(LatencyKind::Send.name(), state.elapsed(done.at))
             .with_tag("topic", done.topic)
             .with_tag("event", done.event)
             .try_send()?;
@@ -118,7 +115,7 @@ impl Sensor for StatsdMonitor {
             .try_send()?;
         if !call.cache_hit {
             self.client
-                .time_with_tags("registry_latency", call.elapsed)
+                .time_with_tags(LatencyKind::Registry.name(), call.elapsed)
                 .with_tag("operation", call.operation.as_str())
                 .try_send()?;
         }
@@ -147,7 +144,7 @@ impl Sensor for StatsdMonitor {
         event: &StreamEvent<'_>,
     ) -> SensorResult {
         self.client
-            .time_with_tags("event_processing", millis(state.started, event.at))
+            .time_with_tags(LatencyKind::EventProcessing.name(), state.elapsed(event.at))
             .with_tag("event", event.event)
             .try_send()?;
         Ok(())
@@ -155,7 +152,7 @@ impl Sensor for StatsdMonitor {
 
     fn on_decode_end(&self, state: DecodeState, decoded: &Decoded<'_>) -> SensorResult {
         self.client
-            .time("decode", millis(state.started, decoded.at))?;
+            .time(LatencyKind::Decode.name(), state.elapsed(decoded.at))?;
         Ok(())
     }
 
@@ -173,7 +170,7 @@ impl Sensor for StatsdMonitor {
             .with_tag("outcome", if done.ok { "ok" } else { "error" })
             .try_send()?;
         self.client
-            .time("commit_latency", millis(state.started, done.at))?;
+            .time(LatencyKind::Commit.name(), state.elapsed(done.at))?;
         Ok(())
     }
 
@@ -206,7 +203,7 @@ impl Sensor for StatsdMonitor {
     ) -> SensorResult<RebalanceState> {
         self.client.count("rebalances", 1)?;
         self.client
-            .time("rebalance_return", millis(state.started, at))?;
+            .time(LatencyKind::RebalanceReturn.name(), state.elapsed(at))?;
         Ok(RebalanceState {
             returned: Some(at),
             ..state
@@ -215,7 +212,7 @@ impl Sensor for StatsdMonitor {
 
     fn on_rebalance_end(&self, state: RebalanceState, at: Instant) -> SensorResult {
         self.client
-            .time("rebalance_end", millis(state.started, at))?;
+            .time(LatencyKind::RebalanceEnd.name(), state.elapsed(at))?;
         Ok(())
     }
 
@@ -232,7 +229,7 @@ impl Sensor for StatsdMonitor {
             .with_tag("status", &status)
             .try_send()?;
         self.client
-            .time_with_tags("http_response", millis(state.started, response.at))
+            .time_with_tags(LatencyKind::Http.name(), state.elapsed(response.at))
             .with_tag("method", response.method)
             .with_tag("route", response.route)
             .try_send()?;

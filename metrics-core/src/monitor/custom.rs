@@ -57,12 +57,7 @@ impl Custom {
 
     pub(crate) fn snapshot(&self) -> CustomSnapshot {
         CustomSnapshot {
-            counters: self
-                .counters
-                .counts()
-                .into_iter()
-                .map(|(k, v)| (k.into(), v))
-                .collect(),
+            counters: super::strings(self.counters.counts()),
             gauges: self
                 .gauges
                 .entries()

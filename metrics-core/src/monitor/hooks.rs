@@ -3,20 +3,14 @@
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use super::Monitor;
-use super::labeled::Triple;
+use super::labeled::{Response, Triple};
 use super::offsets::Which;
-use crate::error::ErrorKind;
+use super::{LatencyKind, Monitor};
 use crate::sensor::{
-    CommitDone, CommitState, DecodeErrorKind, DecodeFailure, DecodeState, Decoded, Delivered,
-    Encoded, MessageIn, MessageState, PartitionOffset, RebalanceState, RegistryCall, SendFailure,
-    SendInfo, SendState, Sensor, SensorResult, StreamEvent, StreamEventState, WebRequest,
-    WebRequestState, WebResponse,
+    CommitDone, CommitState, DecodeFailure, DecodeState, Decoded, Delivered, Encoded, MessageIn,
+    MessageState, PartitionOffset, RebalanceState, RegistryCall, SendFailure, SendInfo, SendState,
+    Sensor, SensorResult, StreamEvent, StreamEventState, WebRequestState, WebResponse,
 };
-
-fn index_of(kind: ErrorKind) -> usize {
-    ErrorKind::ALL.iter().position(|k| *k == kind).unwrap_or(0)
-}
 
 impl Sensor for Monitor {
     fn name(&self) -> &str {
@@ -34,7 +28,9 @@ impl Sensor for Monitor {
     }
 
     fn on_send_completed(&self, state: SendState, done: &Delivered<'_>) -> SensorResult {
-        self.latencies.send.record(state.elapsed(done.at));
+        self.latencies
+            .get(LatencyKind::Send)
+            .record(state.elapsed(done.at));
         let since_created = done.at.saturating_duration_since(self.created).as_nanos();
         let nanos = u64::try_from(since_created).unwrap_or(u64::MAX - 1) + 1;
         // Deliveries are reported by one thread, in order: a plain store keeps the
@@ -50,7 +46,7 @@ impl Sensor for Monitor {
 
     fn on_send_error(&self, _state: SendState, failure: &SendFailure<'_>) -> SensorResult {
         self.outcomes.send_errors.fetch_add(1, Ordering::Release);
-        self.send_errors_by_kind[index_of(failure.kind)].fetch_add(1, Ordering::Relaxed);
+        self.send_errors_by_kind[failure.kind as usize].fetch_add(1, Ordering::Relaxed);
         self.send_errors_by_event.add(
             &Triple(failure.topic, failure.event, failure.kind.as_str()),
             1,
@@ -65,7 +61,7 @@ impl Sensor for Monitor {
 
     fn on_encode(&self, encoded: &Encoded<'_>) -> SensorResult {
         if let Some(elapsed) = encoded.elapsed {
-            self.latencies.encode.record(elapsed);
+            self.latencies.get(LatencyKind::Encode).record(elapsed);
         }
         Ok(())
     }
@@ -75,7 +71,9 @@ impl Sensor for Monitor {
         if call.cache_hit {
             self.registry_cache_hits.fetch_add(1, Ordering::Relaxed);
         } else {
-            self.latencies.registry.record(call.elapsed);
+            self.latencies
+                .get(LatencyKind::Registry)
+                .record(call.elapsed);
         }
         if call.error.is_some() {
             self.registry_errors.fetch_add(1, Ordering::Relaxed);
@@ -110,23 +108,23 @@ impl Sensor for Monitor {
     ) -> SensorResult {
         self.events_active.fetch_sub(1, Ordering::Relaxed);
         self.latencies
-            .event_processing
+            .get(LatencyKind::EventProcessing)
             .record(state.elapsed(event.at));
         Ok(())
     }
 
     fn on_decode_end(&self, state: DecodeState, decoded: &Decoded<'_>) -> SensorResult {
-        self.latencies.decode.record(state.elapsed(decoded.at));
+        self.latencies
+            .get(LatencyKind::Decode)
+            .record(state.elapsed(decoded.at));
         Ok(())
     }
 
     fn on_decode_error(&self, state: DecodeState, failure: &DecodeFailure<'_>) -> SensorResult {
-        let index = DecodeErrorKind::ALL
-            .iter()
-            .position(|k| *k == failure.kind)
-            .unwrap_or(0);
-        self.decode_errors_by_kind[index].fetch_add(1, Ordering::Relaxed);
-        self.latencies.decode.record(state.elapsed(failure.at));
+        self.decode_errors_by_kind[failure.kind as usize].fetch_add(1, Ordering::Relaxed);
+        self.latencies
+            .get(LatencyKind::Decode)
+            .record(state.elapsed(failure.at));
         Ok(())
     }
 
@@ -135,7 +133,9 @@ impl Sensor for Monitor {
         if !done.ok {
             self.commit_errors.fetch_add(1, Ordering::Relaxed);
         }
-        self.latencies.commit.record(state.elapsed(done.at));
+        self.latencies
+            .get(LatencyKind::Commit)
+            .record(state.elapsed(done.at));
         Ok(())
     }
 
@@ -163,8 +163,8 @@ impl Sensor for Monitor {
         at: Instant,
     ) -> SensorResult<RebalanceState> {
         self.latencies
-            .rebalance_return
-            .record(at.saturating_duration_since(state.started));
+            .get(LatencyKind::RebalanceReturn)
+            .record(state.elapsed(at));
         Ok(RebalanceState {
             returned: Some(at),
             ..state
@@ -173,13 +173,9 @@ impl Sensor for Monitor {
 
     fn on_rebalance_end(&self, state: RebalanceState, at: Instant) -> SensorResult {
         self.latencies
-            .rebalance_end
-            .record(at.saturating_duration_since(state.started));
+            .get(LatencyKind::RebalanceEnd)
+            .record(state.elapsed(at));
         Ok(())
-    }
-
-    fn on_web_request_start(&self, request: &WebRequest<'_>) -> SensorResult<WebRequestState> {
-        Ok(WebRequestState::at(request.at))
     }
 
     fn on_web_request_end(
@@ -187,10 +183,13 @@ impl Sensor for Monitor {
         state: WebRequestState,
         response: &WebResponse<'_>,
     ) -> SensorResult {
-        let status = response.status.to_string();
-        self.http_responses
-            .add(&Triple(response.method, response.route, &status), 1);
-        self.latencies.http.record(state.elapsed(response.at));
+        self.http_responses.add(
+            &Response(response.method, response.route, response.status),
+            1,
+        );
+        self.latencies
+            .get(LatencyKind::Http)
+            .record(state.elapsed(response.at));
         Ok(())
     }
 }

@@ -93,22 +93,6 @@ impl<K: Eq + Hash + Clone> SharedMap<K, AtomicU64> {
     }
 }
 
-/// Two label values, looked up without building the owned key.
-#[derive(Hash)]
-pub(crate) struct Pair<'a>(pub &'a str, pub &'a str);
-
-impl Equivalent<(Box<str>, Box<str>)> for Pair<'_> {
-    fn equivalent(&self, key: &(Box<str>, Box<str>)) -> bool {
-        *key.0 == *self.0 && *key.1 == *self.1
-    }
-}
-
-impl From<&Pair<'_>> for (Box<str>, Box<str>) {
-    fn from(pair: &Pair<'_>) -> Self {
-        (pair.0.into(), pair.1.into())
-    }
-}
-
 /// Three label values, looked up without building the owned key.
 #[derive(Hash)]
 pub(crate) struct Triple<'a>(pub &'a str, pub &'a str, pub &'a str);
@@ -125,9 +109,41 @@ impl From<&Triple<'_>> for (Box<str>, Box<str>, Box<str>) {
     }
 }
 
+/// An HTTP response's method, route template and status, looked up without building the
+/// owned key.
+#[derive(Hash)]
+pub(crate) struct Response<'a>(pub &'a str, pub &'a str, pub u16);
+
+impl Equivalent<(Box<str>, Box<str>, u16)> for Response<'_> {
+    fn equivalent(&self, key: &(Box<str>, Box<str>, u16)) -> bool {
+        *key.0 == *self.0 && *key.1 == *self.1 && key.2 == self.2
+    }
+}
+
+impl From<&Response<'_>> for (Box<str>, Box<str>, u16) {
+    fn from(r: &Response<'_>) -> Self {
+        (r.0.into(), r.1.into(), r.2)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    /// Two label values, looked up without building the owned key.
+    #[derive(Hash)]
+    struct Pair<'a>(pub &'a str, pub &'a str);
+
+    impl Equivalent<(Box<str>, Box<str>)> for Pair<'_> {
+        fn equivalent(&self, key: &(Box<str>, Box<str>)) -> bool {
+            *key.0 == *self.0 && *key.1 == *self.1
+        }
+    }
+
+    impl From<&Pair<'_>> for (Box<str>, Box<str>) {
+        fn from(pair: &Pair<'_>) -> Self {
+            (pair.0.into(), pair.1.into())
+        }
+    }
 
     #[test]
     fn counters_are_created_once_and_shared() {

@@ -72,87 +72,91 @@ impl MonitorOptions {
     }
 }
 
-/// Which latency series, for exporters.
+/// Which latency series, for exporters: each variant's doc line is its help text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::EnumIter, strum::IntoStaticStr)]
-#[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum LatencyKind {
     /// From hand-over to the producer to the broker's acknowledgement.
+    #[strum(serialize = "send_latency")]
     Send,
-    /// Encoding an event.
+    /// Encoding one event.
+    #[strum(serialize = "encode")]
     Encode,
-    /// A registry call that was not answered from the cache.
+    /// Schema Registry calls that needed a request.
+    #[strum(serialize = "registry_latency")]
     Registry,
-    /// Decoding a consumed message.
+    /// Decoding one consumed message.
+    #[strum(serialize = "decode")]
     Decode,
     /// The application's handler processing one event.
+    #[strum(serialize = "event_processing")]
     EventProcessing,
-    /// A commit of consumed offsets.
+    /// Committing consumed offsets.
+    #[strum(serialize = "commit_latency")]
     Commit,
-    /// A rebalance, from its start to the group's new assignment.
+    /// A rebalance, from its start to the new assignment.
+    #[strum(serialize = "rebalance_return")]
     RebalanceReturn,
-    /// A rebalance, from its start to the consumer resuming.
+    /// A rebalance, from its start to resumed consumption.
+    #[strum(serialize = "rebalance_end")]
     RebalanceEnd,
-    /// An HTTP response.
+    /// HTTP responses.
+    #[strum(serialize = "http_response")]
     Http,
 }
 
 impl LatencyKind {
     /// The metric's base name, e.g. `send_latency`.
     pub fn name(self) -> &'static str {
+        self.into()
+    }
+
+    /// What the series measures, for exporters' help texts.
+    pub fn help(self) -> &'static str {
         match self {
-            Self::Send => "send_latency",
-            Self::Encode => "encode",
-            Self::Registry => "registry_latency",
-            Self::Decode => "decode",
-            Self::EventProcessing => "event_processing",
-            Self::Commit => "commit_latency",
-            Self::RebalanceReturn => "rebalance_return",
-            Self::RebalanceEnd => "rebalance_end",
-            Self::Http => "http_response",
+            Self::Send => "From hand-over to the producer to the broker's acknowledgement.",
+            Self::Encode => "Encoding one event.",
+            Self::Registry => "Schema Registry calls that needed a request.",
+            Self::Decode => "Decoding one consumed message.",
+            Self::EventProcessing => "The application's handler processing one event.",
+            Self::Commit => "Committing consumed offsets.",
+            Self::RebalanceReturn => "A rebalance, from its start to the new assignment.",
+            Self::RebalanceEnd => "A rebalance, from its start to resumed consumption.",
+            Self::Http => "HTTP responses.",
         }
     }
 }
 
-struct Latencies {
-    send: Latency,
-    encode: Latency,
-    registry: Latency,
-    decode: Latency,
-    event_processing: Latency,
-    commit: Latency,
-    rebalance_return: Latency,
-    rebalance_end: Latency,
-    http: Latency,
+impl MonitorOptions {
+    /// How many measurements the history of `kind` keeps.
+    fn history(&self, kind: LatencyKind) -> usize {
+        match kind {
+            LatencyKind::Send => self.max_send_latency_history,
+            LatencyKind::Encode => self.max_encode_history,
+            LatencyKind::Registry => self.max_registry_latency_history,
+            LatencyKind::Decode | LatencyKind::EventProcessing => self.max_event_history,
+            LatencyKind::Commit => self.max_commit_latency_history,
+            LatencyKind::RebalanceReturn | LatencyKind::RebalanceEnd => self.max_rebalance_history,
+            LatencyKind::Http => self.max_http_history,
+        }
+    }
 }
 
+/// One latency series per [`LatencyKind`], in declaration order.
+struct Latencies(Vec<Latency>);
+
 impl Latencies {
-    fn new(o: &MonitorOptions) -> Self {
-        Self {
-            send: Latency::new(o.max_send_latency_history),
-            encode: Latency::new(o.max_encode_history),
-            registry: Latency::new(o.max_registry_latency_history),
-            decode: Latency::new(o.max_event_history),
-            event_processing: Latency::new(o.max_event_history),
-            commit: Latency::new(o.max_commit_latency_history),
-            rebalance_return: Latency::new(o.max_rebalance_history),
-            rebalance_end: Latency::new(o.max_rebalance_history),
-            http: Latency::new(o.max_http_history),
-        }
+    fn new(options: &MonitorOptions) -> Self {
+        use strum::IntoEnumIterator;
+        Self(
+            LatencyKind::iter()
+                .map(|kind| Latency::new(options.history(kind)))
+                .collect(),
+        )
     }
 
     fn get(&self, kind: LatencyKind) -> &Latency {
-        match kind {
-            LatencyKind::Send => &self.send,
-            LatencyKind::Encode => &self.encode,
-            LatencyKind::Registry => &self.registry,
-            LatencyKind::Decode => &self.decode,
-            LatencyKind::EventProcessing => &self.event_processing,
-            LatencyKind::Commit => &self.commit,
-            LatencyKind::RebalanceReturn => &self.rebalance_return,
-            LatencyKind::RebalanceEnd => &self.rebalance_end,
-            LatencyKind::Http => &self.http,
-        }
+        &self.0[kind as usize]
     }
 }
 
@@ -195,7 +199,7 @@ pub struct Monitor {
     commits: AtomicU64,
     commit_errors: AtomicU64,
     rebalances: AtomicU64,
-    http_responses: Labeled<(Box<str>, Box<str>, Box<str>)>,
+    http_responses: Labeled<(Box<str>, Box<str>, u16)>,
     offsets: PartitionOffsets,
     latencies: Latencies,
     custom: custom::Custom,
@@ -376,11 +380,15 @@ impl Monitor {
 
     /// Events handed over but not yet acknowledged or failed.
     pub fn in_flight(&self) -> u64 {
-        // Ends first: every end follows its send, so the sends read after them cover
-        // them all.
-        let ended = self.outcomes.delivered.load(Ordering::Acquire)
-            + self.outcomes.send_errors.load(Ordering::Acquire);
+        let ended = self.ended();
         self.events.total_sent().saturating_sub(ended)
+    }
+
+    /// Sends acknowledged or failed. Read it before the sends: every end follows its
+    /// send, so the sends read after cover them all.
+    fn ended(&self) -> u64 {
+        self.outcomes.delivered.load(Ordering::Acquire)
+            + self.outcomes.send_errors.load(Ordering::Acquire)
     }
 
     /// The cumulative histogram of a latency series, for exporters.
@@ -422,7 +430,7 @@ impl Monitor {
         let mut sent_by_event: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
         let mut sent_by_topic: BTreeMap<String, u64> = BTreeMap::new();
         let (mut sent, mut bytes_sent) = (0, 0);
-        let in_flight = self.in_flight();
+        let ended = self.ended();
         self.events.for_each(|counters| {
             let (n, bytes) = counters.counts();
             sent += n;
@@ -447,7 +455,6 @@ impl Monitor {
         let mut http: BTreeMap<String, BTreeMap<String, BTreeMap<u16, u64>>> = BTreeMap::new();
         let mut by_status: BTreeMap<u16, u64> = BTreeMap::new();
         for ((method, route, status), n) in self.http_responses.counts() {
-            let status: u16 = status.parse().unwrap_or(0);
             *by_status.entry(status).or_default() += n;
             http.entry(method.into())
                 .or_default()
@@ -462,7 +469,7 @@ impl Monitor {
             messages_sent_by_event: sent_by_event,
             bytes_sent,
             messages_delivered: load(&self.outcomes.delivered),
-            messages_in_flight: in_flight,
+            messages_in_flight: sent.saturating_sub(ended),
             seconds_since_last_delivery: self.since_last_delivery().map(|d| d.as_secs_f64()),
             send_errors: load(&self.outcomes.send_errors),
             send_errors_by_kind: ErrorKind::ALL

@@ -74,6 +74,11 @@ impl RebalanceState {
             tag: 0,
         }
     }
+
+    /// How long from the start to `now`.
+    pub fn elapsed(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.started)
+    }
 }
 
 /// Identifies one event type of one manager (a topic and an event name) for the life of
@@ -174,7 +179,8 @@ pub struct Encoded<'a> {
 }
 
 /// What a registry call did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum RegistryOperation {
     /// Register a schema (with its compatibility check) when a publisher is created.
@@ -186,10 +192,7 @@ pub enum RegistryOperation {
 impl RegistryOperation {
     /// A short lowercase name, for logs and metric labels.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Register => "register",
-            Self::SchemaById => "schema_by_id",
-        }
+        self.into()
     }
 }
 
@@ -257,7 +260,8 @@ pub struct Decoded<'a> {
 }
 
 /// Why a message could not be decoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum DecodeErrorKind {
     /// Not a Confluent frame (wrong magic byte, too short).
@@ -271,17 +275,13 @@ pub enum DecodeErrorKind {
 }
 
 impl DecodeErrorKind {
-    /// Every kind, for exporters that pre-create their label values.
+    /// Every kind, in declaration order (`kind as usize` is its index), for exporters
+    /// that pre-create their label values.
     pub const ALL: [DecodeErrorKind; 4] = [Self::Framing, Self::Schema, Self::Body, Self::Type];
 
     /// A short lowercase name, for logs and metric labels.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Framing => "framing",
-            Self::Schema => "schema",
-            Self::Body => "body",
-            Self::Type => "type",
-        }
+        self.into()
     }
 }
 

@@ -50,6 +50,11 @@ impl SinkSensors {
         }
     }
 
+    /// The event name.
+    pub fn event(&self) -> &str {
+        &self.event
+    }
+
     /// Whether any sensor is attached.
     pub fn active(&self) -> bool {
         !self.delegate.is_empty()

@@ -141,9 +141,5 @@ impl KafkaConfig {
 
 /// An rdkafka configuration holding `properties`.
 pub(crate) fn to_client_config(properties: BTreeMap<String, String>) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    for (key, value) in properties {
-        config.set(key, value);
-    }
-    config
+    properties.into_iter().collect()
 }

@@ -7,12 +7,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use metrics_core::sensor::SensorDelegate;
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 
 use super::context::ConsumerHooks;
 use super::{ConsumeError, EventConsumer, EventDecoder, Inner, Timers, client_error};
 use crate::backend::blocking;
+use crate::config::to_client_config;
 use crate::registry::SchemaRegistry;
 
 /// Where a consumer starts in a partition it has no committed offset for.
@@ -141,31 +141,31 @@ impl EventConsumerBuilder {
                 "stop_at_end reads one topic: partition ends do not name their topic".into(),
             ));
         }
-        let mut config = ClientConfig::new();
         let group = self.group.clone();
-        config
-            .set(
+        let start = match self.start {
+            StartAt::Beginning => "earliest",
+            StartAt::End | StartAt::Last(_) => "latest",
+        };
+        let mut properties: BTreeMap<String, String> = [
+            (
                 "group.id",
                 group
                     .as_deref()
                     .unwrap_or("app-metrics-reader-without-group"),
-            )
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("enable.partition.eof", "true")
-            .set("allow.auto.create.topics", "false")
-            .set(
-                "auto.offset.reset",
-                match self.start {
-                    StartAt::Beginning => "earliest",
-                    StartAt::End | StartAt::Last(_) => "latest",
-                },
-            );
-        for (key, value) in &self.properties {
-            config.set(key, value);
-        }
+            ),
+            ("enable.auto.commit", "false"),
+            ("enable.auto.offset.store", "false"),
+            ("enable.partition.eof", "true"),
+            ("allow.auto.create.topics", "false"),
+            ("auto.offset.reset", start),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        // The application's properties come last and win.
+        properties.extend(self.properties);
         let hooks = ConsumerHooks::new(Arc::clone(&self.sensors), self.log_interval);
-        let consumer: StreamConsumer<ConsumerHooks> = config
+        let consumer: StreamConsumer<ConsumerHooks> = to_client_config(properties)
             .create_with_context(hooks)
             .map_err(client_error("create the consumer"))?;
         let inner = Arc::new(Inner {

@@ -303,21 +303,20 @@ impl EventDecoder {
     ///
     /// The registry cannot be reached, has no such schema, or its schema does not parse.
     pub async fn schema(&self, id: u32) -> Result<Arc<WriterSchema>, DecodeFailure> {
-        let target = id.to_string();
         let started = Instant::now();
         if let Some(schema) = read(&self.schemas).get(&id) {
-            self.report(&target, true, started, None);
+            self.report(id, true, started, None);
             return Ok(Arc::clone(schema));
         }
         let text = match self.registry.schema_by_id(id).await {
             Ok(text) => text,
             Err(error) => {
                 let kind = error.kind();
-                self.report(&target, false, started, Some(kind));
+                self.report(id, false, started, Some(kind));
                 return Err(DecodeFailure::new(DecodeErrorKind::Schema, Some(id), error));
             }
         };
-        self.report(&target, false, started, None);
+        self.report(id, false, started, None);
         let schema = Arc::new(WriterSchema::parse(id, &text)?);
         write(&self.schemas).insert(id, Arc::clone(&schema));
         Ok(schema)
@@ -328,11 +327,11 @@ impl EventDecoder {
         read(&self.schemas).get(&id).cloned()
     }
 
-    fn report(&self, target: &str, cache_hit: bool, started: Instant, error: Option<ErrorKind>) {
+    fn report(&self, id: u32, cache_hit: bool, started: Instant, error: Option<ErrorKind>) {
         if !self.sensors.is_empty() {
             self.sensors.registry_call(&RegistryCall {
                 operation: RegistryOperation::SchemaById,
-                target,
+                target: &id.to_string(),
                 cache_hit,
                 elapsed: started.elapsed(),
                 error,

@@ -9,7 +9,7 @@ use apache_avro::Schema;
 use apache_avro::schema::Names;
 use apache_avro::types::Value;
 use base64::Engine as _;
-use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, TimeDelta, Utc};
+use chrono::{DateTime, NaiveTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::{Map, Value as Json};
 
 /// `value` as JSON, with `schema` (its writer schema; `names` resolves named references)
@@ -77,10 +77,7 @@ pub(crate) fn to_json(value: &Value, schema: Option<&Schema>, names: &Names) -> 
             Json::Object(object)
         }
         Value::Date(days) => {
-            let date = i64::from(*days)
-                .checked_add(719_163)
-                .and_then(|d| i32::try_from(d).ok())
-                .and_then(NaiveDate::from_num_days_from_ce_opt);
+            let date = metrics_core::payload::date_from_days(*days);
             date.map_or_else(|| Json::from(*days), |d| Json::String(d.to_string()))
         }
         Value::TimeMillis(ms) => time_of_day(i64::from(*ms) * 1_000_000),

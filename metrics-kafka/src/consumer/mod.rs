@@ -190,7 +190,9 @@ impl EventConsumer {
             match message {
                 Ok(message) => {
                     inner.messages.fetch_add(1, Ordering::Relaxed);
-                    lock(&inner.at_end).remove(&message.partition());
+                    if inner.stop_at_end {
+                        lock(&inner.at_end).remove(&message.partition());
+                    }
                     let raw = RawMessage {
                         topic: message.topic().to_owned(),
                         partition: message.partition(),

@@ -32,6 +32,26 @@ pub struct RawMessage {
     pub payload: Vec<u8>,
 }
 
+impl RawMessage {
+    /// Where it was read, for the sensors.
+    fn tp(&self) -> TopicPartition<'_> {
+        TopicPartition {
+            topic: &self.topic,
+            partition: self.partition,
+        }
+    }
+
+    /// The message as the sensors see it, at `at`.
+    fn info(&self, at: Instant) -> MessageIn<'_> {
+        MessageIn {
+            tp: self.tp(),
+            offset: self.offset,
+            size: self.payload.len(),
+            at,
+        }
+    }
+}
+
 /// A message that could not be decoded, and where it is.
 #[derive(Debug, thiserror::Error)]
 #[error("{topic} partition {partition} offset {offset}: {failure}")]
@@ -67,15 +87,7 @@ impl fmt::Debug for Received {
 
 impl Received {
     pub(super) fn new(inner: Arc<Inner>, message: RawMessage) -> Self {
-        let state = inner.sensors.message_in(&MessageIn {
-            tp: TopicPartition {
-                topic: &message.topic,
-                partition: message.partition,
-            },
-            offset: message.offset,
-            size: message.payload.len(),
-            at: Instant::now(),
-        });
+        let state = inner.sensors.message_in(&message.info(Instant::now()));
         Self {
             inner,
             message,
@@ -88,30 +100,18 @@ impl Received {
         &self.message
     }
 
-    fn info(&self, at: Instant) -> MessageIn<'_> {
-        MessageIn {
-            tp: TopicPartition {
-                topic: &self.message.topic,
-                partition: self.message.partition,
-            },
-            offset: self.message.offset,
-            size: self.message.payload.len(),
-            at,
-        }
-    }
-
     /// Runs `decode` between the decode hooks; a failure is reported and located.
     async fn decoding<T>(
         &self,
         decode: impl Future<Output = Result<T, DecodeFailure>>,
         schema_id: impl Fn(&T) -> u32,
     ) -> Result<T, MessageError> {
-        let started = self.inner.sensors.decode_start(&self.info(Instant::now()));
+        let started = self
+            .inner
+            .sensors
+            .decode_start(&self.message.info(Instant::now()));
         let result = decode.await;
-        let tp = TopicPartition {
-            topic: &self.message.topic,
-            partition: self.message.partition,
-        };
+        let tp = self.message.tp();
         match (&result, started) {
             (Ok(value), Some(started)) => started.decoded(&Decoded {
                 tp,
@@ -190,10 +190,7 @@ impl Received {
     /// between the stream-event hooks.
     pub async fn handling<T>(&self, event: &str, work: impl Future<Output = T>) -> T {
         let info = |at| StreamEvent {
-            tp: TopicPartition {
-                topic: &self.message.topic,
-                partition: self.message.partition,
-            },
+            tp: self.message.tp(),
             offset: self.message.offset,
             event,
             at,
@@ -214,7 +211,7 @@ fn event_schema_id(message: &RawMessage) -> u32 {
 impl Drop for Received {
     fn drop(&mut self) {
         if let Some(state) = self.state.take() {
-            state.out(&self.info(Instant::now()));
+            state.out(&self.message.info(Instant::now()));
         }
         self.inner.done(
             &self.message.topic,

@@ -168,7 +168,7 @@ impl Transport {
                 snippet: snippet(&answer.body),
             })?
         };
-        serde_json::from_value(json.clone())
+        T::deserialize(&json)
             .map_err(|error| self.unexpected(target, format!("{error} in the answer {json}")))
     }
 
@@ -180,7 +180,7 @@ impl Transport {
         let parsed: Option<ErrorBody> = json
             .as_ref()
             .filter(|v| v.is_object())
-            .and_then(|v| serde_json::from_value(v.clone()).ok());
+            .and_then(|v| ErrorBody::deserialize(v).ok());
         let error_code = parsed.as_ref().and_then(|p| p.error_code);
         let message = parsed.as_ref().and_then(|p| p.message.clone());
 
