@@ -139,9 +139,7 @@ impl Writer<'_, '_> {
         let mut metric = self
             .0
             .encode_descriptor(&name, help, None, MetricType::Histogram)?;
-        let mut buckets = h.buckets.clone();
-        buckets.push((f64::INFINITY, h.count));
-        metric.encode_histogram::<NoLabelSet>(h.sum, h.count, &buckets, None)
+        metric.encode_histogram::<NoLabelSet>(h.sum, h.count, &h.per_bucket(), None)
     }
 }
 

@@ -289,3 +289,148 @@ fn content_negotiation_follows_the_accept_header() {
         "Telegraf's header"
     );
 }
+
+/// Latencies chosen to land in known buckets: `(latency, how many)`. 1,000 in all.
+const WORKLOAD: [(Duration, u64); 5] = [
+    (Duration::from_micros(50), 146),  // le 0.0001
+    (Duration::from_micros(300), 655), // le 0.0005
+    (Duration::from_millis(3), 100),   // le 0.005
+    (Duration::from_millis(30), 90),   // le 0.05
+    (Duration::from_secs(20), 9),      // beyond 10 s: +Inf only
+];
+
+/// The cumulative count each bucket of a histogram fed [`WORKLOAD`] must read.
+fn expected_bucket(bound: f64) -> u64 {
+    WORKLOAD
+        .iter()
+        .filter(|(latency, _)| latency.as_secs_f64() <= bound)
+        .map(|(_, n)| n)
+        .sum()
+}
+
+/// A monitor whose send, encode and registry latencies each saw [`WORKLOAD`].
+fn timed() -> Arc<Monitor> {
+    let monitor = Arc::new(Monitor::new());
+    let at = Instant::now();
+    for (latency, n) in WORKLOAD {
+        for _ in 0..n {
+            let send = SendInfo {
+                key: key("query"),
+                topic: "events",
+                event: "query",
+                key_size: 0,
+                value_size: 10,
+                at,
+            };
+            let state = monitor.on_send_initiated(&send).unwrap();
+            let done = Delivered {
+                key: key("query"),
+                topic: "events",
+                event: "query",
+                partition: 0,
+                offset: 0,
+                at: at + latency,
+            };
+            monitor.on_send_completed(state, &done).unwrap();
+            let encoded = metrics_core::sensor::Encoded {
+                key: key("query"),
+                topic: "events",
+                event: "query",
+                bytes: 10,
+                elapsed: Some(latency),
+            };
+            monitor.on_encode(&encoded).unwrap();
+            let call = RegistryCall {
+                operation: RegistryOperation::SchemaById,
+                target: "1",
+                cache_hit: false,
+                elapsed: latency,
+                error: None,
+            };
+            monitor.on_registry_call(&call).unwrap();
+        }
+    }
+    monitor
+}
+
+/// `(count, sum, [(le, cumulative count)])` of a parsed histogram sample.
+type Parsed = (u64, f64, Vec<(f64, u64)>);
+
+/// Checks one parsed histogram against [`WORKLOAD`]: every bucket as expected, never
+/// decreasing, `+Inf` equal to `_count`.
+fn assert_workload(name: &str, (count, sum, buckets): Parsed) {
+    let total: u64 = WORKLOAD.iter().map(|(_, n)| n).sum();
+    assert_eq!(count, total, "{name}_count");
+    let expected_sum: f64 = WORKLOAD
+        .iter()
+        .map(|(latency, n)| latency.as_secs_f64() * *n as f64)
+        .sum();
+    assert!((sum - expected_sum).abs() < 1e-6, "{name}_sum {sum}");
+    assert_eq!(
+        buckets.len(),
+        metrics_core::monitor::LATENCY_BUCKETS.len() + 1
+    );
+    for window in buckets.windows(2) {
+        assert!(
+            window[0].1 <= window[1].1,
+            "{name} buckets decrease: {buckets:?}"
+        );
+    }
+    for (bound, n) in &buckets {
+        let expected = if bound.is_infinite() {
+            total
+        } else {
+            expected_bucket(*bound)
+        };
+        assert_eq!(
+            *n, expected,
+            "{name}_bucket{{le=\"{bound}\"}} in {buckets:?}"
+        );
+    }
+}
+
+#[test]
+fn histogram_buckets_are_cumulative_once_in_openmetrics() {
+    let text = PrometheusMonitor::new(timed(), "app_metrics")
+        .render(Format::OpenMetrics)
+        .unwrap();
+    let families = openmetrics(&text).families;
+    for name in ["send_latency", "encode", "registry_latency"] {
+        let name = format!("app_metrics_{name}_seconds");
+        let family = &families[name.as_str()];
+        let OpenMetricsValue::Histogram(h) = &family.iter_samples().next().unwrap().value else {
+            panic!("{name} is a histogram")
+        };
+        let buckets = h
+            .buckets
+            .iter()
+            .map(|b| (b.upper_bound, b.count.as_f64() as u64))
+            .collect();
+        let sum = h.sum.as_ref().map_or(f64::NAN, |s| s.as_f64());
+        assert_workload(&name, (h.count.unwrap_or(0), sum, buckets));
+    }
+}
+
+#[test]
+fn histogram_buckets_are_cumulative_once_in_the_classic_format() {
+    let text = PrometheusMonitor::new(timed(), "app_metrics")
+        .render(Format::Classic)
+        .unwrap();
+    let families = openmetrics_parser::prometheus::parse_prometheus(&text)
+        .unwrap_or_else(|e| panic!("not the classic text format: {e:?}\n{text}"))
+        .families;
+    for name in ["send_latency", "encode", "registry_latency"] {
+        let name = format!("app_metrics_{name}_seconds");
+        let family = &families[name.as_str()];
+        let PrometheusValue::Histogram(h) = &family.iter_samples().next().unwrap().value else {
+            panic!("{name} is a histogram")
+        };
+        let buckets = h
+            .buckets
+            .iter()
+            .map(|b| (b.upper_bound, b.count.as_f64() as u64))
+            .collect();
+        let sum = h.sum.as_ref().map_or(f64::NAN, |s| s.as_f64());
+        assert_workload(&name, (h.count.unwrap_or(0), sum, buckets));
+    }
+}

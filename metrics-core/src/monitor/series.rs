@@ -103,6 +103,32 @@ pub struct HistogramSnapshot {
     pub sum: f64,
 }
 
+impl HistogramSnapshot {
+    /// Each bucket's own count (not cumulative), ending with `+Inf`: the form
+    /// `prometheus-client` takes, which sums them itself.
+    ///
+    /// ```
+    /// use metrics_core::monitor::HistogramSnapshot;
+    ///
+    /// let h = HistogramSnapshot { buckets: vec![(0.1, 2), (1.0, 5)], count: 6, sum: 3.0 };
+    /// assert_eq!(h.per_bucket(), [(0.1, 2), (1.0, 3), (f64::INFINITY, 1)]);
+    /// ```
+    pub fn per_bucket(&self) -> Vec<(f64, u64)> {
+        let mut below = 0;
+        let mut own: Vec<(f64, u64)> = self
+            .buckets
+            .iter()
+            .map(|&(bound, cumulative)| {
+                let n = cumulative.saturating_sub(below);
+                below = below.max(cumulative);
+                (bound, n)
+            })
+            .collect();
+        own.push((f64::INFINITY, self.count.saturating_sub(below)));
+        own
+    }
+}
+
 /// A latency series: the bounded history for statistics and a cumulative histogram for
 /// exporters. Each starts a cache line: different threads write different series.
 #[repr(align(64))]
