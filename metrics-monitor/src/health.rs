@@ -1,7 +1,7 @@
 //! `HealthMonitor`: turns the Monitor's figures into a health report against thresholds,
 //! and calls an alert hook when a check starts or stops failing.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -131,7 +131,8 @@ struct State {
     /// is asked.
     older: Counts,
     newer: Counts,
-    failing: BTreeSet<HealthCheck>,
+    /// The checks failing at the last check, and why.
+    failing: BTreeMap<HealthCheck, String>,
 }
 
 /// Checks the pipeline's health against [`HealthThresholds`].
@@ -164,7 +165,9 @@ pub struct HealthMonitor {
     thresholds: HealthThresholds,
     started: Instant,
     state: Mutex<State>,
-    alert: Mutex<Option<AlertHook>>,
+    /// Taken before `state` by `check` and `on_change`: a hook added while a check runs
+    /// sees each change once.
+    hooks: Mutex<Vec<AlertHook>>,
     memory: MemoryProbe,
 }
 
@@ -186,9 +189,9 @@ impl HealthMonitor {
             state: Mutex::new(State {
                 older: zero(),
                 newer: zero(),
-                failing: BTreeSet::new(),
+                failing: BTreeMap::new(),
             }),
-            alert: Mutex::new(None),
+            hooks: Mutex::new(Vec::new()),
             memory: Box::new(|| memory_stats::memory_stats().map(|m| m.physical_mem as u64)),
         }
     }
@@ -202,15 +205,26 @@ impl HealthMonitor {
         self
     }
 
-    /// Calls `hook` when a check starts or stops failing (replaces an earlier hook).
+    /// Calls `hook` when a check starts or stops failing, after the hooks added before
+    /// it. A check already failing is reported to the new hook at once, so a hook added
+    /// after the checks started does not miss a failure that began earlier.
     pub fn on_change(&self, hook: impl Fn(&HealthAlert) + Send + Sync + 'static) {
-        *lock(&self.alert) = Some(Box::new(hook));
+        let mut hooks = lock(&self.hooks);
+        for (check, message) in &lock(&self.state).failing {
+            hook(&HealthAlert {
+                check: *check,
+                failing: true,
+                message: message.clone(),
+            });
+        }
+        hooks.push(Box::new(hook));
     }
 
     /// Runs every check now.
     pub fn check(&self) -> HealthReport {
         let t = &self.thresholds;
         let snapshot = self.monitor.snapshot();
+        let hooks = lock(&self.hooks);
         let mut state = lock(&self.state);
         let now = Counts {
             at: Instant::now(),
@@ -297,10 +311,13 @@ impl HealthMonitor {
             });
         }
 
-        let now_failing: BTreeSet<HealthCheck> = issues.iter().map(|i| i.check).collect();
+        let now_failing: BTreeMap<HealthCheck, String> = issues
+            .iter()
+            .map(|i| (i.check, i.message.clone()))
+            .collect();
         let mut alerts = Vec::new();
         for issue in &issues {
-            if !state.failing.contains(&issue.check) {
+            if !state.failing.contains_key(&issue.check) {
                 alerts.push(HealthAlert {
                     check: issue.check,
                     failing: true,
@@ -308,28 +325,28 @@ impl HealthMonitor {
                 });
             }
         }
-        for cleared in state.failing.difference(&now_failing) {
-            alerts.push(HealthAlert {
-                check: *cleared,
-                failing: false,
-                message: format!("{cleared:?} is healthy again"),
-            });
+        for cleared in state.failing.keys() {
+            if !now_failing.contains_key(cleared) {
+                alerts.push(HealthAlert {
+                    check: *cleared,
+                    failing: false,
+                    message: format!("{cleared:?} is healthy again"),
+                });
+            }
         }
         state.failing = now_failing;
         drop(state);
-        if !alerts.is_empty() {
-            let hook = lock(&self.alert);
-            for alert in &alerts {
-                if alert.failing {
-                    tracing::warn!(check = ?alert.check, message = %alert.message, "metrics pipeline unhealthy");
-                } else {
-                    tracing::info!(check = ?alert.check, "metrics pipeline healthy again");
-                }
-                if let Some(hook) = hook.as_ref() {
-                    hook(alert);
-                }
+        for alert in &alerts {
+            if alert.failing {
+                tracing::warn!(check = ?alert.check, message = %alert.message, "metrics pipeline unhealthy");
+            } else {
+                tracing::info!(check = ?alert.check, "metrics pipeline healthy again");
+            }
+            for hook in hooks.iter() {
+                hook(alert);
             }
         }
+        drop(hooks);
         HealthReport {
             healthy: issues.is_empty(),
             issues,
@@ -505,5 +522,34 @@ mod tests {
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["issues"][0]["check"], "queue_depth");
         assert_eq!(json["healthy"], false);
+    }
+
+    #[test]
+    fn a_hook_added_after_a_failure_began_learns_of_it_at_once() {
+        let monitor = Arc::new(Monitor::new());
+        let health = HealthMonitor::new(monitor.clone(), thresholds())
+            .with_memory_probe(|| Some(200 * 1024 * 1024));
+        let early = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&early);
+        health.on_change(move |alert| seen.lock().unwrap().push((alert.check, alert.failing)));
+        assert!(!health.check().healthy, "memory is over its threshold");
+
+        let late = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&late);
+        health.on_change(move |alert| {
+            seen.lock()
+                .unwrap()
+                .push((alert.check, alert.failing, alert.message.clone()))
+        });
+        {
+            let late = late.lock().unwrap();
+            assert_eq!(late.len(), 1, "{late:?}");
+            assert_eq!((late[0].0, late[0].1), (HealthCheck::Memory, true));
+            assert!(late[0].2.contains("200 MiB"), "{}", late[0].2);
+        }
+        // Still failing: no hook hears it again.
+        health.check();
+        assert_eq!(late.lock().unwrap().len(), 1);
+        assert_eq!(*early.lock().unwrap(), [(HealthCheck::Memory, true)]);
     }
 }
