@@ -1,32 +1,65 @@
 //! `StatsdMonitor`: the pipeline as StatsD metrics, sent as each hook fires (as Faust's
 //! `StatsdMonitor` does), through `cadence`'s queuing UDP sink: a hook formats a line and
-//! queues it, a background thread sends the packets.
+//! queues it, a background thread writes the packets, and [`StatsdMonitor::flush`] sends
+//! a packet that is not full yet (`setup_monitoring` calls it at every sample interval).
 
+use std::fmt::Write as _;
+use std::io;
 use std::net::UdpSocket;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use cadence::{
-    BufferedUdpMetricSink, Counted, Gauged, MetricError, QueuingMetricSink, StatsdClient, Timed,
+    BufferedUdpMetricSink, Counted, Gauged, MetricError, MetricSink, QueuingMetricSink, SinkStats,
+    StatsdClient,
 };
 use metrics_core::monitor::LatencyKind;
 use metrics_core::sensor::{
-    CommitDone, CommitState, DecodeFailure, DecodeState, Decoded, Delivered, MessageIn,
-    MessageState, PartitionOffset, RebalanceState, RegistryCall, SendFailure, SendInfo, SendState,
-    Sensor, SensorResult, StreamEvent, StreamEventState, WebRequestState, WebResponse,
+    AssignmentFailure, AssignmentState, CommitDone, CommitState, CustomKind, CustomMetric,
+    DecodeFailure, DecodeState, Decoded, Delivered, MessageIn, MessageState, PartitionOffset,
+    RebalanceState, RegistryCall, SendFailure, SendInfo, SendState, Sensor, SensorResult,
+    StreamEvent, StreamEventState, WebRequestState, WebResponse,
 };
 
 /// Sends the pipeline's metrics to a StatsD server, with a prefix and tags
-/// (DogStatsD-style `|#key:value`, which Telegraf's and Datadog's StatsD inputs read).
+/// (DogStatsD-style `|#key:value`, which Etsy's StatsD 0.9, Telegraf and Datadog read).
 ///
 /// Counters: `messages_sent`, `messages_delivered`, `send_errors`, `topic_buffer_full`,
 /// `registry_calls`, `messages_received`, `events`, `decode_errors`, `commits`,
-/// `rebalances`, `http_responses`. Timers (milliseconds): `send_latency`, `encode`,
-/// `registry_latency`, `decode`, `event_processing`, `commit_latency`,
-/// `rebalance_return`, `rebalance_end`, `http_response`. Gauges: `committed_offset`,
-/// `end_offset`.
+/// `rebalances`, `assignment_errors`, `http_responses`. Timers, in milliseconds with
+/// microsecond precision (`0.042|ms`): `send_latency`, `registry_latency`, `decode`,
+/// `event_processing`, `commit_latency`, `rebalance_return`, `rebalance_end`,
+/// `assignment_latency`, `http_response`. Gauges: `committed_offset`, `end_offset`. The application's own
+/// metrics ([`CustomSensor`](metrics_core::sensor::CustomSensor)) as
+/// `{sensor}.{name}`: counters `|c`, gauges `|g`, histograms as timers `|ms` (the type
+/// every StatsD server turns into percentiles), their values sent as recorded.
 #[derive(Debug)]
 pub struct StatsdMonitor {
     client: StatsdClient,
+    sink: Arc<QueuingMetricSink>,
+    /// `prefix.` (empty without a prefix).
+    prefix: String,
+    /// `key:value` pairs every line carries.
+    tags: Vec<String>,
+}
+
+/// The queuing sink, shared by cadence's client and the lines cadence cannot format
+/// (fractional timers).
+#[derive(Debug, Clone)]
+struct SharedSink(Arc<QueuingMetricSink>);
+
+impl MetricSink for SharedSink {
+    fn emit(&self, metric: &str) -> io::Result<usize> {
+        self.0.emit(metric)
+    }
+
+    fn flush(&self) -> io::Result<()> {
+        self.0.flush()
+    }
+
+    fn stats(&self) -> SinkStats {
+        self.0.stats()
+    }
 }
 
 impl StatsdMonitor {
@@ -40,22 +73,82 @@ impl StatsdMonitor {
         let socket = UdpSocket::bind("0.0.0.0:0")?;
         socket.set_nonblocking(true)?;
         let udp = BufferedUdpMetricSink::from(address, socket)?;
-        let sink = QueuingMetricSink::from(udp);
-        let mut builder = StatsdClient::builder(prefix, sink).with_error_handler(|error| {
-            tracing::debug!(%error, "a StatsD metric could not be sent");
-        });
+        let sink = Arc::new(QueuingMetricSink::from(udp));
+        let mut builder = StatsdClient::builder(prefix, SharedSink(Arc::clone(&sink)))
+            .with_error_handler(|error| {
+                tracing::debug!(%error, "a StatsD metric could not be sent");
+            });
         for (key, value) in tags {
             builder = builder.with_tag(*key, *value);
         }
         Ok(Self {
             client: builder.build(),
+            sink,
+            prefix: if prefix.is_empty() {
+                String::new()
+            } else {
+                format!("{prefix}.")
+            },
+            tags: tags.iter().map(|(k, v)| format!("{k}:{v}")).collect(),
         })
     }
 
-    /// Sends what is buffered now (`setup_monitoring` does, at every sample interval, so
-    /// that a quiet application's metrics do not wait for a full packet).
+    /// Sends what is buffered now. `setup_monitoring` does, at every sample interval, so
+    /// that a quiet application's metrics do not wait for a full packet; a line queued
+    /// just before a flush may wait for the next one.
     pub fn flush(&self) {
         let _ = self.client.flush();
+    }
+
+    /// Sends one metric `name` (prefixed like the others) of `kind`: a counter's
+    /// increment (`|c`), a gauge's reading (`|g`), or a histogram's observation as a
+    /// timer (`|ms`, sent as given: milliseconds, if it is a duration). Faust's
+    /// `StatsdMonitor` spelling, for figures no hook reports.
+    ///
+    /// # Errors
+    ///
+    /// The line could not be queued (the queue is full).
+    pub fn send_metric(&self, name: &str, value: f64, kind: CustomKind) -> io::Result<()> {
+        self.emit(name, value, kind, &[])
+    }
+
+    /// Formats and queues one line: `prefix.name:value|type|#tags`.
+    fn emit(
+        &self,
+        name: &str,
+        value: f64,
+        kind: CustomKind,
+        tags: &[(&str, &str)],
+    ) -> io::Result<()> {
+        let kind = match kind {
+            CustomKind::Counter => "c",
+            CustomKind::Gauge => "g",
+            _ => "ms",
+        };
+        let mut suffix = String::new();
+        let mut separator = "|#";
+        for tag in &self.tags {
+            suffix.push_str(separator);
+            suffix.push_str(tag);
+            separator = ",";
+        }
+        for (key, value) in tags {
+            let _ = write!(suffix, "{separator}{key}:{value}");
+            separator = ",";
+        }
+        let mut line = String::with_capacity(96);
+        if kind == "g" && value < 0.0 {
+            // A signed gauge value is a change, not a reading: set 0, then subtract.
+            let _ = writeln!(line, "{}{name}:0|g{suffix}", self.prefix);
+        }
+        let _ = write!(line, "{}{name}:{value}|{kind}{suffix}", self.prefix);
+        self.sink.emit(&line).map(|_| ())
+    }
+
+    /// Sends a duration as a timer in milliseconds, to the microsecond.
+    fn time(&self, name: &str, elapsed: Duration, tags: &[(&str, &str)]) -> io::Result<()> {
+        let millis = (elapsed.as_secs_f64() * 1e6).round() / 1e3;
+        self.emit(name, millis, CustomKind::Histogram, tags)
     }
 }
 
@@ -79,11 +172,11 @@ impl Sensor for StatsdMonitor {
             .with_tag("topic", done.topic)
             .with_tag("event", done.event)
             .try_send()?;
-        self.client
-            .time_with_tags(LatencyKind::Send.name(), state.elapsed(done.at))
-            .with_tag("topic", done.topic)
-            .with_tag("event", done.event)
-            .try_send()?;
+        self.time(
+            LatencyKind::Send.name(),
+            state.elapsed(done.at),
+            &[("topic", done.topic), ("event", done.event)],
+        )?;
         Ok(())
     }
 
@@ -114,11 +207,18 @@ impl Sensor for StatsdMonitor {
             .with_tag("outcome", outcome)
             .try_send()?;
         if !call.cache_hit {
-            self.client
-                .time_with_tags(LatencyKind::Registry.name(), call.elapsed)
-                .with_tag("operation", call.operation.as_str())
-                .try_send()?;
+            self.time(
+                LatencyKind::Registry.name(),
+                call.elapsed,
+                &[("operation", call.operation.as_str())],
+            )?;
         }
+        Ok(())
+    }
+
+    fn on_custom_metric(&self, metric: &CustomMetric<'_>) -> SensorResult {
+        let name = format!("{}.{}", metric.sensor, metric.name);
+        self.emit(&name, metric.value, metric.kind, &[])?;
         Ok(())
     }
 
@@ -143,16 +243,16 @@ impl Sensor for StatsdMonitor {
         state: StreamEventState,
         event: &StreamEvent<'_>,
     ) -> SensorResult {
-        self.client
-            .time_with_tags(LatencyKind::EventProcessing.name(), state.elapsed(event.at))
-            .with_tag("event", event.event)
-            .try_send()?;
+        self.time(
+            LatencyKind::EventProcessing.name(),
+            state.elapsed(event.at),
+            &[("event", event.event)],
+        )?;
         Ok(())
     }
 
     fn on_decode_end(&self, state: DecodeState, decoded: &Decoded<'_>) -> SensorResult {
-        self.client
-            .time(LatencyKind::Decode.name(), state.elapsed(decoded.at))?;
+        self.time(LatencyKind::Decode.name(), state.elapsed(decoded.at), &[])?;
         Ok(())
     }
 
@@ -169,8 +269,7 @@ impl Sensor for StatsdMonitor {
             .count_with_tags("commits", 1)
             .with_tag("outcome", if done.ok { "ok" } else { "error" })
             .try_send()?;
-        self.client
-            .time(LatencyKind::Commit.name(), state.elapsed(done.at))?;
+        self.time(LatencyKind::Commit.name(), state.elapsed(done.at), &[])?;
         Ok(())
     }
 
@@ -202,17 +301,29 @@ impl Sensor for StatsdMonitor {
         at: Instant,
     ) -> SensorResult<RebalanceState> {
         self.client.count("rebalances", 1)?;
-        self.client
-            .time(LatencyKind::RebalanceReturn.name(), state.elapsed(at))?;
+        self.time(LatencyKind::RebalanceReturn.name(), state.elapsed(at), &[])?;
         Ok(RebalanceState {
             returned: Some(at),
             ..state
         })
     }
 
+    fn on_assignment_completed(&self, state: AssignmentState, at: Instant) -> SensorResult {
+        self.time(LatencyKind::Assignment.name(), state.elapsed(at), &[])?;
+        Ok(())
+    }
+
+    fn on_assignment_error(
+        &self,
+        _state: AssignmentState,
+        _failure: &AssignmentFailure<'_>,
+    ) -> SensorResult {
+        self.client.count("assignment_errors", 1)?;
+        Ok(())
+    }
+
     fn on_rebalance_end(&self, state: RebalanceState, at: Instant) -> SensorResult {
-        self.client
-            .time(LatencyKind::RebalanceEnd.name(), state.elapsed(at))?;
+        self.time(LatencyKind::RebalanceEnd.name(), state.elapsed(at), &[])?;
         Ok(())
     }
 
@@ -228,11 +339,11 @@ impl Sensor for StatsdMonitor {
             .with_tag("route", response.route)
             .with_tag("status", &status)
             .try_send()?;
-        self.client
-            .time_with_tags(LatencyKind::Http.name(), state.elapsed(response.at))
-            .with_tag("method", response.method)
-            .with_tag("route", response.route)
-            .try_send()?;
+        self.time(
+            LatencyKind::Http.name(),
+            state.elapsed(response.at),
+            &[("method", response.method), ("route", response.route)],
+        )?;
         Ok(())
     }
 }
@@ -240,7 +351,6 @@ impl Sensor for StatsdMonitor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     /// One event type for every hook call of these tests.
     static KEY: std::sync::LazyLock<metrics_core::sensor::EventKey> =
@@ -277,6 +387,41 @@ mod tests {
             )
             .unwrap();
         statsd.on_topic_buffer_full("events").unwrap();
+        let decode = statsd
+            .on_decode_start(&MessageIn {
+                tp: metrics_core::sensor::TopicPartition {
+                    topic: "events",
+                    partition: 0,
+                },
+                offset: 0,
+                size: 10,
+                at,
+            })
+            .unwrap();
+        statsd
+            .on_decode_end(
+                decode,
+                &Decoded {
+                    tp: metrics_core::sensor::TopicPartition {
+                        topic: "events",
+                        partition: 0,
+                    },
+                    offset: 0,
+                    schema_id: 1,
+                    at: at + Duration::from_nanos(42_400),
+                },
+            )
+            .unwrap();
+        let hub = Arc::new(metrics_core::sensor::SensorDelegate::new());
+        let statsd = Arc::new(statsd);
+        hub.add(statsd.clone());
+        let orders = metrics_core::sensor::CustomSensor::new("orders", hub);
+        orders.increment_counter("processed", 3);
+        orders.set_gauge("backlog", -2.5);
+        orders.record_histogram("amount", 0.25);
+        statsd
+            .send_metric("batch_size", 7.0, CustomKind::Gauge)
+            .unwrap();
 
         // The queue's worker thread writes the lines into the buffer; each flush sends
         // what has reached it.
@@ -286,7 +431,7 @@ mod tests {
         let mut lines = Vec::new();
         let mut buf = [0u8; 4096];
         let deadline = Instant::now() + Duration::from_secs(5);
-        while lines.len() < 4 && Instant::now() < deadline {
+        while lines.len() < 10 && Instant::now() < deadline {
             statsd.flush();
             if let Ok(n) = server.recv(&mut buf) {
                 let packet = String::from_utf8_lossy(&buf[..n]).into_owned();
@@ -300,6 +445,12 @@ mod tests {
                 "app_metrics.messages_delivered:1|c|#app:testapp,topic:events,event:query",
                 "app_metrics.send_latency:12|ms|#app:testapp,topic:events,event:query",
                 "app_metrics.topic_buffer_full:1|c|#app:testapp,topic:events",
+                "app_metrics.decode:0.042|ms|#app:testapp",
+                "app_metrics.orders.processed:3|c|#app:testapp",
+                "app_metrics.orders.backlog:0|g|#app:testapp",
+                "app_metrics.orders.backlog:-2.5|g|#app:testapp",
+                "app_metrics.orders.amount:0.25|ms|#app:testapp",
+                "app_metrics.batch_size:7|g|#app:testapp",
             ]
         );
     }
