@@ -1,5 +1,5 @@
 //! An application's own sensor next to the Monitor: it watches deliveries and keeps the
-//! slowest one per event, and counts large events through the Monitor's custom metrics.
+//! slowest one per event, and counts large events through a `CustomSensor`.
 //!
 //! ```sh
 //! cargo run --example custom_sensor
@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use app_metrics::config::{Config, MonitoringConfig};
-use app_metrics::sensor::{Delivered, SendInfo, SendState, Sensor, SensorResult};
-use app_metrics::{EventPayload, Monitor, setup_monitoring};
+use app_metrics::sensor::{CustomSensor, Delivered, SendInfo, SendState, Sensor, SensorResult};
+use app_metrics::{EventPayload, setup_monitoring};
 
 /// A user logged in.
 #[derive(EventPayload)]
@@ -20,11 +20,11 @@ struct LoginEvent {
     success: bool,
 }
 
-/// Keeps the slowest delivery of each event and counts events above a size in the
-/// Monitor's custom metrics.
+/// Keeps the slowest delivery of each event and counts events above a size through a
+/// `CustomSensor` (so the count reaches every exporter: `/stats`, Prometheus, StatsD).
 struct SlowestDelivery {
     slowest: Mutex<BTreeMap<String, Duration>>,
-    monitor: Arc<Monitor>,
+    counts: CustomSensor,
     large: usize,
 }
 
@@ -44,7 +44,7 @@ impl Sensor for SlowestDelivery {
 
     fn on_send_initiated(&self, send: &SendInfo<'_>) -> SensorResult<SendState> {
         if send.value_size >= self.large {
-            self.monitor.count("large_events", 1);
+            self.counts.increment_counter("large_events", 1);
         }
         Ok(SendState::at(send.at))
     }
@@ -65,13 +65,16 @@ impl Sensor for SlowestDelivery {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::new(app_metrics::MetricsConfig::builder("custom_sensor").build()?);
     let manager = app_metrics::make_manager(&config)?;
-    // setup_monitoring makes the Monitor; the custom sensor needs it, so it is added after.
-    let monitoring = setup_monitoring(&manager, &MonitoringConfig::builder().build()?, Vec::new())?;
-    manager.sensors().add(Arc::new(SlowestDelivery {
+    let slowest = SlowestDelivery {
         slowest: Mutex::default(),
-        monitor: Arc::clone(monitoring.monitor()),
+        counts: CustomSensor::new("custom_sensor", Arc::clone(manager.sensors())),
         large: 100,
-    }));
+    };
+    let monitoring = setup_monitoring(
+        &manager,
+        &MonitoringConfig::builder().build()?,
+        vec![Arc::new(slowest)],
+    )?;
 
     manager.initialize().await?;
     let logins = manager.create_publisher::<LoginEvent>("login").await?;
@@ -95,7 +98,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!(
         "large events: {}",
-        monitoring.monitor().get_metrics().counters["large_events"]
+        monitoring.monitor().get_metrics().counters["custom_sensor"]["large_events"]
     );
     println!("delivered: {}", all["monitor"]["messages_delivered"]);
     Ok(())

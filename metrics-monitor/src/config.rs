@@ -54,11 +54,31 @@ metrics_core::settings! {
         env LOG_DETAIL = "METRICS_MONITOR_LOG_DETAIL";
         parse parse::choice;
         access { copy }
+    /// The `tracing` target of the logging sensor's lines (Faust's `logger_name`)
+    log_target: String = crate::logging::DEFAULT_TARGET.to_owned();
+        env LOG_TARGET = "METRICS_MONITOR_LOG_TARGET";
+        parse parse::text;
+        access { text }
+    /// How the logging sensor writes a line: FIELDS (structured `tracing` fields; target `app_metrics` only), LOGFMT or JSON (one message)
+    log_format: LogFormat = LogFormat::Fields;
+        env LOG_FORMAT = "METRICS_MONITOR_LOG_FORMAT";
+        parse parse::choice;
+        access { copy }
     /// How many recent measurements each of the Monitor's latency histories keeps
     max_history: usize = 1000;
         env MAX_HISTORY = "METRICS_MONITOR_MAX_HISTORY";
         parse parse::count(1, 1_000_000);
         access { copy }
+    /// How many recent send latencies the Monitor keeps (Faust's `max_send_latency_history`); unset: `METRICS_MONITOR_MAX_HISTORY`
+    max_send_latency_history: Option<usize> = None;
+        env MAX_SEND_LATENCY_HISTORY = "METRICS_MONITOR_MAX_SEND_LATENCY_HISTORY";
+        parse parse::some(parse::count(1, 1_000_000));
+        access { some_copy(usize) }
+    /// How many recent commit latencies the Monitor keeps (Faust's `max_commit_latency_history`); unset: `METRICS_MONITOR_MAX_HISTORY`
+    max_commit_latency_history: Option<usize> = None;
+        env MAX_COMMIT_LATENCY_HISTORY = "METRICS_MONITOR_MAX_COMMIT_LATENCY_HISTORY";
+        parse parse::some(parse::count(1, 1_000_000));
+        access { some_copy(usize) }
     /// How often the Monitor samples its per-second rates
     sample_interval: Duration = Duration::from_secs(1);
         env SAMPLE_INTERVAL = "METRICS_MONITOR_SAMPLE_INTERVAL";
@@ -107,6 +127,30 @@ impl MonitoringConfig {
     pub fn builder() -> MonitoringConfigBuilder {
         MonitoringConfigBuilder::default()
     }
+
+    /// The Monitor's history sizes: `max_history` for each, unless the send or commit
+    /// latency history is set on its own.
+    ///
+    /// ```
+    /// use metrics_monitor::MonitoringConfig;
+    ///
+    /// let config = MonitoringConfig::builder()
+    ///     .max_history(200)
+    ///     .max_send_latency_history(5000)
+    ///     .build()?;
+    /// let options = config.monitor_options();
+    /// assert_eq!(options.max_send_latency_history, 5000);
+    /// assert_eq!(options.max_commit_latency_history, 200);
+    /// # Ok::<(), metrics_core::ConfigError>(())
+    /// ```
+    pub fn monitor_options(&self) -> metrics_core::monitor::MonitorOptions {
+        let all = self.max_history();
+        metrics_core::monitor::MonitorOptions {
+            max_send_latency_history: self.max_send_latency_history().unwrap_or(all),
+            max_commit_latency_history: self.max_commit_latency_history().unwrap_or(all),
+            ..metrics_core::monitor::MonitorOptions::all(all)
+        }
+    }
 }
 
 /// The level the logging sensor logs at.
@@ -127,6 +171,20 @@ pub enum LogLevel {
     Error,
 }
 
+/// How the logging sensor writes a line.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::Display, strum::VariantNames,
+)]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE", ascii_case_insensitive)]
+pub enum LogFormat {
+    /// Structured `tracing` fields, formatted by the subscriber (target `app_metrics`).
+    Fields,
+    /// One message: the text, then `key=value` pairs.
+    Logfmt,
+    /// One message: a JSON object with `message` and the fields.
+    Json,
+}
+
 /// What the logging sensor logs.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::Display, strum::VariantNames,
@@ -142,7 +200,7 @@ pub enum LogDetail {
     Everything,
 }
 
-metrics_core::describe_with_display!(LogLevel, LogDetail);
+metrics_core::describe_with_display!(LogLevel, LogDetail, LogFormat);
 
 impl MonitoringValues {
     fn problems(&self) -> Vec<ConfigError> {

@@ -16,17 +16,19 @@ mod setup;
 #[cfg(feature = "statsd")]
 mod statsd;
 
-pub use config::{LogDetail, LogLevel, MonitoringConfig, MonitoringConfigBuilder, monitoring_vars};
+pub use config::{
+    LogDetail, LogFormat, LogLevel, MonitoringConfig, MonitoringConfigBuilder, monitoring_vars,
+};
 pub use health::{
     HealthAlert, HealthCheck, HealthFigures, HealthIssue, HealthMonitor, HealthReport,
     HealthThresholds,
 };
 #[cfg(feature = "http")]
 pub use http::{WebSensorLayer, WebSensorService};
-pub use logging::LoggingSensor;
+pub use logging::{LoggingSensor, SensorLoggingError, configure_sensor_logging};
 #[cfg(feature = "prometheus")]
 pub use prometheus::{Format, MonitorCollector, PrometheusMonitor};
-pub use setup::{Monitoring, MonitoringError, setup_monitoring};
+pub use setup::{Monitoring, MonitoringError, MonitoringSetup, setup_monitoring};
 #[cfg(feature = "statsd")]
 pub use statsd::StatsdMonitor;
 

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use metrics_core::ErrorKind;
-use metrics_core::monitor::{HistogramSnapshot, LatencyKind, Monitor};
+use metrics_core::monitor::{BySensor, HistogramSnapshot, LatencyKind, Monitor};
 use metrics_core::sensor::DecodeErrorKind;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
@@ -132,14 +132,27 @@ impl Writer<'_, '_> {
         Ok(())
     }
 
-    /// A latency histogram named `{name}_seconds` (the unit is in the name; no `# UNIT`
-    /// line, which some OpenMetrics parsers refuse on histograms).
-    fn histogram(&mut self, name: &str, help: &str, h: &HistogramSnapshot) -> std::fmt::Result {
-        let name = format!("{name}_seconds");
+    /// A histogram family `name` with one sample per label set (its unit, if any, is in
+    /// the name: no `# UNIT` line, which some OpenMetrics parsers refuse on histograms).
+    fn histogram<'h>(
+        &mut self,
+        name: &str,
+        help: &str,
+        samples: impl IntoIterator<Item = (Labels, &'h HistogramSnapshot)>,
+    ) -> std::fmt::Result {
+        let samples: Vec<_> = samples.into_iter().collect();
+        if samples.is_empty() {
+            return Ok(());
+        }
         let mut metric = self
             .0
-            .encode_descriptor(&name, help, None, MetricType::Histogram)?;
-        metric.encode_histogram::<NoLabelSet>(h.sum, h.count, &h.per_bucket(), None)
+            .encode_descriptor(name, help, None, MetricType::Histogram)?;
+        for (labels, h) in samples {
+            metric
+                .encode_family(&labels)?
+                .encode_histogram::<NoLabelSet>(h.sum, h.count, &h.per_bucket(), None)?;
+        }
+        Ok(())
     }
 }
 
@@ -293,6 +306,18 @@ impl Collector for MonitorCollector {
             None,
             single(s.rebalances),
         )?;
+        w.counter(
+            "assignments",
+            "Partition assignments the consumer took.",
+            None,
+            single(s.assignments),
+        )?;
+        w.counter(
+            "assignment_errors",
+            "Partition assignments that failed.",
+            None,
+            single(s.assignment_errors),
+        )?;
         let lag = s.partitions.iter().filter_map(|p| {
             let labels = vec![
                 ("topic", p.topic.clone()),
@@ -325,21 +350,44 @@ impl Collector for MonitorCollector {
         )?;
 
         for kind in LatencyKind::iter() {
-            w.histogram(kind.name(), kind.help(), &self.monitor.histogram(kind))?;
+            let histogram = self.monitor.histogram(kind);
+            w.histogram(
+                &format!("{}_seconds", kind.name()),
+                kind.help(),
+                [(Vec::new(), &histogram)],
+            )?;
         }
 
+        let custom = &s.custom;
         w.counter(
             "custom",
-            "The application's own counters.",
+            "The application's own counters, by custom sensor and name.",
             None,
-            by("name", &s.custom.counters),
+            by_sensor(&custom.counters, |n| *n),
         )?;
         w.gauge(
             "custom_gauge",
-            "The application's own gauges.",
-            by("name", &s.custom.gauges),
+            "The application's own gauges, by custom sensor and name.",
+            by_sensor(&custom.gauges, |v| *v),
+        )?;
+        w.histogram(
+            "custom_histogram",
+            "The application's own histograms, by custom sensor and name.",
+            by_sensor(&custom.histograms, |h| &h.buckets),
         )
     }
+}
+
+/// Samples of the application's own metrics, labelled with their sensor and name.
+fn by_sensor<'a, T, V>(metrics: &'a BySensor<T>, value: impl Fn(&'a T) -> V) -> Vec<(Labels, V)> {
+    let mut samples = Vec::new();
+    for (sensor, named) in metrics {
+        for (name, v) in named {
+            let labels = vec![("sensor", sensor.clone()), ("name", name.clone())];
+            samples.push((labels, value(v)));
+        }
+    }
+    samples
 }
 
 /// The Monitor's figures for Prometheus, in their own registry (prefix `app_metrics` by

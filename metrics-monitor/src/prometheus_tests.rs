@@ -90,7 +90,9 @@ fn exercised() -> Arc<Monitor> {
             },
         )
         .unwrap();
-    monitor.count("cache_hits", 7);
+    let hub = Arc::new(metrics_core::sensor::SensorDelegate::new());
+    hub.add(monitor.clone());
+    metrics_core::sensor::CustomSensor::new("app", hub).increment_counter("cache_hits", 7);
     monitor
 }
 
@@ -433,4 +435,53 @@ fn histogram_buckets_are_cumulative_once_in_the_classic_format() {
         let sum = h.sum.as_ref().map_or(f64::NAN, |s| s.as_f64());
         assert_workload(&name, (h.count.unwrap_or(0), sum, buckets));
     }
+}
+
+#[test]
+fn custom_metrics_are_exported_with_their_sensor_and_name() {
+    let monitor = Arc::new(Monitor::new());
+    let hub = Arc::new(metrics_core::sensor::SensorDelegate::new());
+    hub.add(monitor.clone());
+    let batches = metrics_core::sensor::CustomSensor::new("batches", hub);
+    batches.histogram_buckets("size", &[1.0, 5.0, 10.0]);
+    for value in [0.5, 0.5, 0.5, 2.0, 2.0, 7.0, 50.0] {
+        batches.record_histogram("size", value);
+    }
+    batches.set_gauge("backlog", 3.5);
+    batches.increment_counter("flushed", 2);
+    let text = PrometheusMonitor::new(monitor, "app_metrics")
+        .render(Format::OpenMetrics)
+        .unwrap();
+    let families = openmetrics(&text).families;
+    let sample = |family: &str| {
+        let family = families
+            .get(family)
+            .unwrap_or_else(|| panic!("no {family} in\n{text}"));
+        let sample = family.iter_samples().next().unwrap();
+        let labels = sample.get_labelset().unwrap();
+        assert_eq!(labels.get_label_value("sensor"), Some("batches"));
+        sample.value.clone()
+    };
+    let OpenMetricsValue::Histogram(h) = sample("app_metrics_custom_histogram") else {
+        panic!("a histogram")
+    };
+    let buckets: Vec<(f64, f64)> = h
+        .buckets
+        .iter()
+        .map(|b| (b.upper_bound, b.count.as_f64()))
+        .collect();
+    assert_eq!(
+        buckets,
+        [(1.0, 3.0), (5.0, 5.0), (10.0, 6.0), (f64::INFINITY, 7.0)]
+    );
+    assert_eq!(h.count, Some(7));
+    assert_eq!(h.sum.unwrap().as_f64(), 62.5);
+    let OpenMetricsValue::Gauge(g) = sample("app_metrics_custom_gauge") else {
+        panic!("a gauge")
+    };
+    assert_eq!(g.as_f64(), 3.5);
+    let OpenMetricsValue::Counter(c) = sample("app_metrics_custom") else {
+        panic!("a counter")
+    };
+    assert_eq!(c.value.as_f64(), 2.0);
 }

@@ -3,12 +3,11 @@
 
 use std::sync::Arc;
 
-use metrics_core::monitor::MonitorOptions;
-use metrics_core::sensor::{SensorDelegate, SensorId, SystemClock};
+use metrics_core::sensor::{CustomSensor, SensorDelegate, SensorId, SystemClock};
 use metrics_core::{EventManager, Monitor, Sensor};
 
 use crate::config::MonitoringConfig;
-use crate::health::{HealthMonitor, HealthThresholds};
+use crate::health::{HealthAlert, HealthMonitor, HealthThresholds};
 use crate::logging::LoggingSensor;
 
 /// Why monitoring could not be set up.
@@ -41,6 +40,8 @@ pub struct Monitoring {
     health: Option<Arc<HealthMonitor>>,
     #[cfg(feature = "prometheus")]
     prometheus: Option<Arc<crate::prometheus::PrometheusMonitor>>,
+    #[cfg(feature = "statsd")]
+    statsd: Option<Arc<crate::statsd::StatsdMonitor>>,
     attached: Vec<SensorId>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -56,6 +57,12 @@ impl Monitoring {
         &self.delegate
     }
 
+    /// A [`CustomSensor`] named `name` for the application's own metrics: what it records
+    /// reaches every attached sensor (the Monitor, so `/stats` and Prometheus; StatsD).
+    pub fn custom_sensor(&self, name: &str) -> CustomSensor {
+        CustomSensor::new(name, Arc::clone(&self.delegate))
+    }
+
     /// The health checks, if on.
     pub fn health(&self) -> Option<&Arc<HealthMonitor>> {
         self.health.as_ref()
@@ -65,6 +72,14 @@ impl Monitoring {
     #[cfg(feature = "prometheus")]
     pub fn prometheus(&self) -> Option<&Arc<crate::prometheus::PrometheusMonitor>> {
         self.prometheus.as_ref()
+    }
+
+    /// The StatsD sensor, if `METRICS_MONITOR_STATSD_ADDRESS` is set (to
+    /// [`flush`](crate::StatsdMonitor::flush) by hand or
+    /// [`send_metric`](crate::StatsdMonitor::send_metric)).
+    #[cfg(feature = "statsd")]
+    pub fn statsd(&self) -> Option<&Arc<crate::statsd::StatsdMonitor>> {
+        self.statsd.as_ref()
     }
 
     /// An axum router serving `GET /metrics`, `GET /health` and `GET /stats`, to `merge`
@@ -79,7 +94,8 @@ impl Monitoring {
         })
     }
 
-    /// Stops the background tasks and removes the attached sensors from the manager.
+    /// Stops the background tasks and removes the attached sensors from the manager
+    /// (StatsD lines still buffered are sent first).
     pub fn detach(mut self) {
         for id in self.attached.drain(..) {
             self.delegate.remove(id);
@@ -92,20 +108,24 @@ impl Drop for Monitoring {
         for task in &self.tasks {
             task.abort();
         }
+        #[cfg(feature = "statsd")]
+        if let Some(statsd) = &self.statsd {
+            statsd.flush();
+        }
     }
 }
 
 /// Attaches monitoring to `manager` as `config` says, plus the application's own
 /// `sensors`, and starts the rate sampler and the health checks on the current tokio
-/// runtime.
+/// runtime: [`MonitoringSetup`] with sensors only.
 ///
 /// Attached, in order: the [`Monitor`]; a [`LoggingSensor`] when
 /// `METRICS_MONITOR_LOG_LEVEL` is set; a `StatsdMonitor` when
-/// `METRICS_MONITOR_STATSD_ADDRESS` is set (feature `statsd`); then `sensors`. The
-/// Prometheus export (feature `prometheus`) and the health checks read the Monitor.
+/// `METRICS_MONITOR_STATSD_ADDRESS` is set (feature `statsd`), flushed at every sample
+/// interval; then `sensors`. The Prometheus export (feature `prometheus`) and the health
+/// checks read the Monitor.
 ///
 /// ```
-/// use std::sync::Arc;
 /// use metrics_core::{EventManager, MetricsConfig};
 /// use metrics_monitor::{MonitoringConfig, setup_monitoring};
 ///
@@ -125,71 +145,170 @@ pub fn setup_monitoring(
     config: &MonitoringConfig,
     sensors: Vec<Arc<dyn Sensor>>,
 ) -> Result<Monitoring, MonitoringError> {
-    tokio::runtime::Handle::try_current().map_err(|_| MonitoringError::NoRuntime)?;
-    let delegate = Arc::clone(manager.sensors());
-    let monitor = Arc::new(Monitor::with_options(
-        MonitorOptions::all(config.max_history()),
-        Arc::new(SystemClock),
-    ));
-    let mut attached = vec![delegate.add(monitor.clone())];
-    if let Some(level) = config.log_level() {
-        attached.push(delegate.add(Arc::new(LoggingSensor::new(level, config.log_detail()))));
+    sensors
+        .into_iter()
+        .fold(MonitoringSetup::new(config), MonitoringSetup::sensor)
+        .attach(manager)
+}
+
+type AlertHook = Box<dyn Fn(&HealthAlert) + Send + Sync>;
+
+/// [`setup_monitoring`] with everything that must be given before monitoring starts:
+/// the application's sensors, alert hooks (registered before the first health check, so
+/// none misses a failure), and the application's own Prometheus registry (served by
+/// `/metrics` next to ours).
+///
+/// ```
+/// use metrics_core::{EventManager, MetricsConfig};
+/// use metrics_monitor::{MonitoringConfig, MonitoringSetup};
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let manager = EventManager::noop(&MetricsConfig::builder("app").build()?);
+/// let monitoring = MonitoringSetup::new(&MonitoringConfig::builder().build()?)
+///     .on_alert(|alert| eprintln!("{:?} failing: {}", alert.check, alert.failing))
+///     .attach(&manager)?;
+/// assert!(monitoring.health().is_some());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[must_use = "nothing is attached until `attach`"]
+pub struct MonitoringSetup<'a> {
+    config: &'a MonitoringConfig,
+    sensors: Vec<Arc<dyn Sensor>>,
+    alert_hooks: Vec<AlertHook>,
+    #[cfg(feature = "prometheus")]
+    registry: Option<prometheus_client::registry::Registry>,
+}
+
+impl std::fmt::Debug for MonitoringSetup<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MonitoringSetup")
+            .field("config", self.config)
+            .field("sensors", &self.sensors.len())
+            .field("alert_hooks", &self.alert_hooks.len())
+            .finish_non_exhaustive()
     }
-    #[cfg(feature = "statsd")]
-    let mut flushed = None;
-    #[cfg(feature = "statsd")]
-    if let Some(address) = config.statsd_address() {
-        let statsd = crate::statsd::StatsdMonitor::new(
-            address,
-            config.statsd_prefix(),
-            &[("app", manager.application())],
-        )
-        .map_err(|source| MonitoringError::Statsd {
-            address: address.to_owned(),
-            source,
-        })?;
-        let statsd = Arc::new(statsd);
-        flushed = Some(Arc::clone(&statsd));
-        attached.push(delegate.add(statsd));
-    }
-    for sensor in sensors {
-        attached.push(delegate.add(sensor));
+}
+
+impl<'a> MonitoringSetup<'a> {
+    /// Monitoring as `config` says, nothing else yet.
+    pub fn new(config: &'a MonitoringConfig) -> Self {
+        Self {
+            config,
+            sensors: Vec::new(),
+            alert_hooks: Vec::new(),
+            #[cfg(feature = "prometheus")]
+            registry: None,
+        }
     }
 
-    let mut tasks = Vec::new();
-    let sampled = Arc::clone(&monitor);
-    tasks.push(spawn_every(config.sample_interval(), move || {
-        sampled.sample();
-        // A quiet application's StatsD metrics do not wait for a full packet.
-        #[cfg(feature = "statsd")]
-        if let Some(statsd) = &flushed {
-            statsd.flush();
-        }
-    }));
-    let health = config.health().then(|| {
-        Arc::new(HealthMonitor::new(
-            Arc::clone(&monitor),
-            HealthThresholds::from_config(config),
-        ))
-    });
-    if let Some(health) = &health {
-        tasks.push(health.spawn(config.health_check_interval()));
+    /// Attaches the application's `sensor` after ours.
+    pub fn sensor(mut self, sensor: Arc<dyn Sensor>) -> Self {
+        self.sensors.push(sensor);
+        self
     }
-    tracing::debug!(sensors = delegate.len(), "monitoring attached");
-    Ok(Monitoring {
-        #[cfg(feature = "prometheus")]
-        prometheus: config.prometheus().then(|| {
-            Arc::new(crate::prometheus::PrometheusMonitor::new(
-                Arc::clone(&monitor),
-                config.prometheus_prefix(),
-            ))
-        }),
-        monitor,
-        delegate,
-        health,
-        attached,
-        tasks,
-    })
+
+    /// Calls `hook` when a health check starts or stops failing (with the health checks
+    /// on: `METRICS_HEALTH_CHECKS`).
+    pub fn on_alert(mut self, hook: impl Fn(&HealthAlert) + Send + Sync + 'static) -> Self {
+        self.alert_hooks.push(Box::new(hook));
+        self
+    }
+
+    /// Exports into the application's own `registry` (its metrics registered before),
+    /// so that `/metrics` serves both. Our metrics keep their prefix.
+    #[cfg(feature = "prometheus")]
+    pub fn prometheus_registry(mut self, registry: prometheus_client::registry::Registry) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// Attaches everything to `manager`'s sensors and starts the background tasks.
+    ///
+    /// # Errors
+    ///
+    /// No tokio runtime is running, or the StatsD client cannot be created.
+    pub fn attach(self, manager: &EventManager) -> Result<Monitoring, MonitoringError> {
+        let config = self.config;
+        tokio::runtime::Handle::try_current().map_err(|_| MonitoringError::NoRuntime)?;
+        #[cfg(feature = "statsd")]
+        let statsd = match config.statsd_address() {
+            Some(address) => Some(Arc::new(
+                crate::statsd::StatsdMonitor::new(
+                    address,
+                    config.statsd_prefix(),
+                    &[("app", manager.application())],
+                )
+                .map_err(|source| MonitoringError::Statsd {
+                    address: address.to_owned(),
+                    source,
+                })?,
+            )),
+            None => None,
+        };
+        let delegate = Arc::clone(manager.sensors());
+        let monitor = Arc::new(Monitor::with_options(
+            config.monitor_options(),
+            Arc::new(SystemClock),
+        ));
+        let mut attached = vec![delegate.add(monitor.clone())];
+        if let Some(level) = config.log_level() {
+            let logging = LoggingSensor::new(level, config.log_detail())
+                .with_target(config.log_target())
+                .with_format(config.log_format());
+            attached.push(delegate.add(Arc::new(logging)));
+        }
+        #[cfg(feature = "statsd")]
+        if let Some(statsd) = &statsd {
+            attached.push(delegate.add(statsd.clone()));
+        }
+        for sensor in self.sensors {
+            attached.push(delegate.add(sensor));
+        }
+
+        let mut tasks = Vec::new();
+        let sampled = Arc::clone(&monitor);
+        #[cfg(feature = "statsd")]
+        let flushed = statsd.clone();
+        tasks.push(spawn_every(config.sample_interval(), move || {
+            sampled.sample();
+            // A quiet application's StatsD lines do not wait for a full packet.
+            #[cfg(feature = "statsd")]
+            if let Some(statsd) = &flushed {
+                statsd.flush();
+            }
+        }));
+        let health = config.health().then(|| {
+            let health =
+                HealthMonitor::new(Arc::clone(&monitor), HealthThresholds::from_config(config));
+            for hook in self.alert_hooks {
+                health.on_change(hook);
+            }
+            Arc::new(health)
+        });
+        if let Some(health) = &health {
+            tasks.push(health.spawn(config.health_check_interval()));
+        }
+        tracing::debug!(sensors = delegate.len(), "monitoring attached");
+        Ok(Monitoring {
+            #[cfg(feature = "prometheus")]
+            prometheus: config.prometheus().then(|| {
+                let registry = self.registry.unwrap_or_default();
+                Arc::new(crate::prometheus::PrometheusMonitor::with_registry(
+                    Arc::clone(&monitor),
+                    registry,
+                    config.prometheus_prefix(),
+                ))
+            }),
+            #[cfg(feature = "statsd")]
+            statsd,
+            monitor,
+            delegate,
+            health,
+            attached,
+            tasks,
+        })
+    }
 }
 
 /// Runs `tick` every `interval` on the current tokio runtime (a late tick is not caught up

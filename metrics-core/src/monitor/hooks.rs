@@ -7,9 +7,10 @@ use super::labeled::{Response, Triple};
 use super::offsets::Which;
 use super::{LatencyKind, Monitor};
 use crate::sensor::{
-    CommitDone, CommitState, DecodeFailure, DecodeState, Decoded, Delivered, Encoded, MessageIn,
-    MessageState, PartitionOffset, RebalanceState, RegistryCall, SendFailure, SendInfo, SendState,
-    Sensor, SensorResult, StreamEvent, StreamEventState, WebRequestState, WebResponse,
+    AssignmentFailure, AssignmentState, CommitDone, CommitState, CustomMetric, DecodeFailure,
+    DecodeState, Decoded, Delivered, Encoded, MessageIn, MessageState, PartitionOffset,
+    RebalanceState, RegistryCall, SendFailure, SendInfo, SendState, Sensor, SensorResult,
+    StreamEvent, StreamEventState, WebRequestState, WebResponse,
 };
 
 impl Sensor for Monitor {
@@ -56,6 +57,11 @@ impl Sensor for Monitor {
 
     fn on_topic_buffer_full(&self, topic: &str) -> SensorResult {
         self.topic_buffer_full.add(topic, 1);
+        Ok(())
+    }
+
+    fn on_custom_metric(&self, metric: &CustomMetric<'_>) -> SensorResult {
+        self.custom.record(metric);
         Ok(())
     }
 
@@ -149,6 +155,23 @@ impl Sensor for Monitor {
 
     fn track_tp_end_offset(&self, end: &PartitionOffset<'_>) -> SensorResult {
         self.offsets.set(&end.tp, Which::End, end.offset);
+        Ok(())
+    }
+
+    fn on_assignment_completed(&self, state: AssignmentState, at: Instant) -> SensorResult {
+        self.assignments.fetch_add(1, Ordering::Relaxed);
+        self.latencies
+            .get(LatencyKind::Assignment)
+            .record(state.elapsed(at));
+        Ok(())
+    }
+
+    fn on_assignment_error(
+        &self,
+        _state: AssignmentState,
+        _failure: &AssignmentFailure<'_>,
+    ) -> SensorResult {
+        self.assignment_errors.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 

@@ -126,25 +126,25 @@ impl From<&Response<'_>> for (Box<str>, Box<str>, u16) {
     }
 }
 
+/// Two label values, looked up without building the owned key.
+#[derive(Hash)]
+pub(crate) struct Pair<'a>(pub &'a str, pub &'a str);
+
+impl Equivalent<(Box<str>, Box<str>)> for Pair<'_> {
+    fn equivalent(&self, key: &(Box<str>, Box<str>)) -> bool {
+        *key.0 == *self.0 && *key.1 == *self.1
+    }
+}
+
+impl From<&Pair<'_>> for (Box<str>, Box<str>) {
+    fn from(pair: &Pair<'_>) -> Self {
+        (pair.0.into(), pair.1.into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    /// Two label values, looked up without building the owned key.
-    #[derive(Hash)]
-    struct Pair<'a>(pub &'a str, pub &'a str);
-
-    impl Equivalent<(Box<str>, Box<str>)> for Pair<'_> {
-        fn equivalent(&self, key: &(Box<str>, Box<str>)) -> bool {
-            *key.0 == *self.0 && *key.1 == *self.1
-        }
-    }
-
-    impl From<&Pair<'_>> for (Box<str>, Box<str>) {
-        fn from(pair: &Pair<'_>) -> Self {
-            (pair.0.into(), pair.1.into())
-        }
-    }
-
     #[test]
     fn counters_are_created_once_and_shared() {
         let by_topic: Labeled<Box<str>> = Labeled::new();

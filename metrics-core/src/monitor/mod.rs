@@ -2,7 +2,7 @@
 //! everything Faust's `Monitor` records that applies to publishing and consuming events,
 //! and renders it as a [`MonitorSnapshot`].
 
-mod custom;
+pub(crate) mod custom;
 mod events;
 mod hooks;
 mod labeled;
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-pub use custom::CustomSnapshot;
+pub use custom::{BySensor, CustomHistogramSnapshot, CustomSnapshot};
 pub use offsets::{PartitionSnapshot, lag};
 pub use rates::Rates;
 pub use series::{HistogramSnapshot, LATENCY_BUCKETS, WindowStats, nearest_rank};
@@ -44,6 +44,8 @@ pub struct MonitorOptions {
     pub max_commit_latency_history: usize,
     /// Rebalance latencies (to return, and to end).
     pub max_rebalance_history: usize,
+    /// Partition assignment latencies (Faust's `max_assignment_latency_history`).
+    pub max_assignment_latency_history: usize,
     /// HTTP response times.
     pub max_http_history: usize,
     /// Event processing times (the application's handler) and decode times.
@@ -66,6 +68,7 @@ impl MonitorOptions {
             max_registry_latency_history: n,
             max_commit_latency_history: n,
             max_rebalance_history: n,
+            max_assignment_latency_history: n,
             max_http_history: n,
             max_event_history: n,
         }
@@ -100,6 +103,9 @@ pub enum LatencyKind {
     /// A rebalance, from its start to resumed consumption.
     #[strum(serialize = "rebalance_end")]
     RebalanceEnd,
+    /// Taking the partitions a rebalance assigned.
+    #[strum(serialize = "assignment_latency")]
+    Assignment,
     /// HTTP responses.
     #[strum(serialize = "http_response")]
     Http,
@@ -122,6 +128,7 @@ impl LatencyKind {
             Self::Commit => "Committing consumed offsets.",
             Self::RebalanceReturn => "A rebalance, from its start to the new assignment.",
             Self::RebalanceEnd => "A rebalance, from its start to resumed consumption.",
+            Self::Assignment => "Taking the partitions a rebalance assigned.",
             Self::Http => "HTTP responses.",
         }
     }
@@ -137,6 +144,7 @@ impl MonitorOptions {
             LatencyKind::Decode | LatencyKind::EventProcessing => self.max_event_history,
             LatencyKind::Commit => self.max_commit_latency_history,
             LatencyKind::RebalanceReturn | LatencyKind::RebalanceEnd => self.max_rebalance_history,
+            LatencyKind::Assignment => self.max_assignment_latency_history,
             LatencyKind::Http => self.max_http_history,
         }
     }
@@ -169,11 +177,16 @@ impl Latencies {
 /// use std::sync::Arc;
 /// use metrics_core::monitor::Monitor;
 ///
+/// use metrics_core::sensor::{CustomSensor, SensorDelegate};
+///
+/// let hub = Arc::new(SensorDelegate::new());
 /// let monitor = Arc::new(Monitor::new());
-/// monitor.count("cache_hits", 3);
-/// monitor.set_gauge("queue_depth", 12.0);
+/// hub.add(monitor.clone());
+/// let app = CustomSensor::new("app", Arc::clone(&hub));
+/// app.increment_counter("cache_hits", 3);
+/// app.set_gauge("queue_depth", 12.0);
 /// let snapshot = monitor.snapshot();
-/// assert_eq!(snapshot.custom.counters["cache_hits"], 3);
+/// assert_eq!(snapshot.custom.counters["app"]["cache_hits"], 3);
 /// println!("{}", serde_json::to_string_pretty(&snapshot).unwrap());
 /// ```
 pub struct Monitor {
@@ -199,6 +212,8 @@ pub struct Monitor {
     commits: AtomicU64,
     commit_errors: AtomicU64,
     rebalances: AtomicU64,
+    assignments: AtomicU64,
+    assignment_errors: AtomicU64,
     http_responses: Labeled<(Box<str>, Box<str>, u16)>,
     offsets: PartitionOffsets,
     latencies: Latencies,
@@ -285,6 +300,10 @@ pub struct MonitorSnapshot {
     pub commit_errors: u64,
     /// Consumer-group rebalances.
     pub rebalances: u64,
+    /// Partition assignments completed.
+    pub assignments: u64,
+    /// Partition assignments that failed.
+    pub assignment_errors: u64,
     /// HTTP responses by status code.
     pub http_responses_by_status: BTreeMap<u16, u64>,
     /// HTTP responses by method, route template, then status code.
@@ -309,6 +328,8 @@ pub struct MonitorSnapshot {
     pub rebalance_return_seconds: WindowStats,
     /// Rebalance start to resumed consumption, in seconds.
     pub rebalance_end_seconds: WindowStats,
+    /// Assignment latency, in seconds.
+    pub assignment_latency_seconds: WindowStats,
     /// HTTP response time, in seconds.
     pub http_response_seconds: WindowStats,
     /// The application's own metrics.
@@ -345,6 +366,8 @@ impl Monitor {
             commits: AtomicU64::new(0),
             commit_errors: AtomicU64::new(0),
             rebalances: AtomicU64::new(0),
+            assignments: AtomicU64::new(0),
+            assignment_errors: AtomicU64::new(0),
             http_responses: Labeled::new(),
             offsets: PartitionOffsets::new(),
             latencies: Latencies::new(&options),
@@ -396,27 +419,8 @@ impl Monitor {
         self.latencies.get(kind).histogram()
     }
 
-    /// Adds `n` to the application's counter `name` (Faust's `count`).
-    pub fn count(&self, name: &str, n: u64) {
-        self.custom.count(name, n);
-    }
-
-    /// Adds `n` to the application's counter `name` (Faust's `CustomSensor` spelling).
-    pub fn increment_counter(&self, name: &str, n: u64) {
-        self.count(name, n);
-    }
-
-    /// Sets the application's gauge `name`.
-    pub fn set_gauge(&self, name: &str, value: f64) {
-        self.custom.set_gauge(name, value);
-    }
-
-    /// Records `value` in the application's histogram `name`.
-    pub fn record_histogram(&self, name: &str, value: f64) {
-        self.custom.record(name, value);
-    }
-
-    /// The application's own metrics (Faust's `CustomSensor.get_metrics`).
+    /// The application's own metrics, from every [`CustomSensor`](crate::sensor::CustomSensor)
+    /// attached to the same hub.
     pub fn get_metrics(&self) -> CustomSnapshot {
         self.custom.snapshot()
     }
@@ -499,6 +503,8 @@ impl Monitor {
             commits: load(&self.commits),
             commit_errors: load(&self.commit_errors),
             rebalances: load(&self.rebalances),
+            assignments: load(&self.assignments),
+            assignment_errors: load(&self.assignment_errors),
             http_responses_by_status: by_status,
             http_responses: http,
             partitions: self.offsets.snapshot(),
@@ -511,6 +517,7 @@ impl Monitor {
             commit_latency_seconds: stats(LatencyKind::Commit),
             rebalance_return_seconds: stats(LatencyKind::RebalanceReturn),
             rebalance_end_seconds: stats(LatencyKind::RebalanceEnd),
+            assignment_latency_seconds: stats(LatencyKind::Assignment),
             http_response_seconds: stats(LatencyKind::Http),
             custom: self.custom.snapshot(),
         }

@@ -330,19 +330,35 @@ fn rates_come_from_samples_of_the_injected_clock() {
 }
 
 #[test]
-fn custom_metrics_count_gauge_and_histogram() {
-    let (_, m) = monitor();
-    m.count("cache_hits", 2);
-    m.increment_counter("cache_hits", 3);
-    m.set_gauge("queue_depth", 4.5);
-    for v in [1.0, 2.0, 3.0, 4.0] {
-        m.record_histogram("batch_size", v);
+fn custom_metrics_count_gauge_and_histogram_through_the_hub() {
+    let m = Arc::new(monitor().1);
+    let hub = Arc::new(crate::sensor::SensorDelegate::new());
+    hub.add(m.clone());
+    let batches = crate::sensor::CustomSensor::new("batches", Arc::clone(&hub));
+    batches.increment_counter("cache_hits", 2);
+    batches.increment_counter("cache_hits", 3);
+    batches.set_gauge("queue_depth", 4.5);
+    batches.record_metric("queue_depth", 6.0, std::time::SystemTime::now());
+    batches.histogram_buckets("size", &[1.0, 2.5, f64::NAN, 2.0, 10.0]);
+    for v in [1.0, 2.0, 3.0, 4.0, 20.0] {
+        batches.record_histogram("size", v);
     }
-    let custom = m.get_metrics();
-    assert_eq!(custom.counters["cache_hits"], 5);
-    assert_eq!(custom.gauges["queue_depth"], 4.5);
-    let h = custom.histograms["batch_size"];
-    assert_eq!((h.count, h.mean, h.p50, h.max), (4, 2.5, 2.0, 4.0));
+    for custom in [m.get_metrics(), batches.get_metrics()] {
+        assert_eq!(custom.counters["batches"]["cache_hits"], 5);
+        assert_eq!(
+            custom.gauges["batches"]["queue_depth"], 6.0,
+            "the last reading"
+        );
+        let h = &custom.histograms["batches"]["size"];
+        let recent = h.recent;
+        assert_eq!((recent.count, recent.p50, recent.max), (5, 3.0, 20.0));
+        assert_eq!(
+            h.buckets.buckets,
+            [(1.0, 1), (2.5, 2), (10.0, 4)],
+            "NaN and the bound out of order dropped"
+        );
+        assert_eq!((h.buckets.count, h.buckets.sum), (5, 30.0));
+    }
 }
 
 #[test]

@@ -180,6 +180,22 @@ impl Paired<RebalanceState> {
     }
 }
 
+impl Paired<AssignmentState> {
+    /// The consumer took its assigned partitions.
+    pub fn completed(self, at: Instant) {
+        self.end("on_assignment_completed", |s, state| {
+            s.on_assignment_completed(state, at)
+        });
+    }
+
+    /// The assignment failed.
+    pub fn failed(self, failure: &AssignmentFailure<'_>) {
+        self.end("on_assignment_error", |s, state| {
+            s.on_assignment_error(state, failure)
+        });
+    }
+}
+
 impl Paired<WebRequestState> {
     /// The response is ready.
     pub fn ended(self, response: &WebResponse<'_>) {
@@ -389,6 +405,11 @@ impl SensorDelegate {
         self.each("on_registry_call", |s| s.on_registry_call(call));
     }
 
+    /// The application recorded a custom metric.
+    pub fn custom_metric(&self, metric: &CustomMetric<'_>) {
+        self.each("on_custom_metric", |s| s.on_custom_metric(metric));
+    }
+
     /// A message was read.
     pub fn message_in(&self, message: &MessageIn<'_>) -> Option<Paired<MessageState>> {
         self.start(MessageState::at(message.at), "on_message_in", |s| {
@@ -431,6 +452,13 @@ impl SensorDelegate {
     pub fn rebalance_start(&self, at: Instant) -> Option<Paired<RebalanceState>> {
         self.start(RebalanceState::at(at), "on_rebalance_start", |s| {
             s.on_rebalance_start(at)
+        })
+    }
+
+    /// A partition assignment starts.
+    pub fn assignment_start(&self, at: Instant) -> Option<Paired<AssignmentState>> {
+        self.start(AssignmentState::at(at), "on_assignment_start", |s| {
+            s.on_assignment_start(at)
         })
     }
 

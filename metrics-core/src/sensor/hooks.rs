@@ -52,6 +52,9 @@ states!(
     CommitState,
     /// The state of one web request, from `on_web_request_start` to `on_web_request_end`.
     WebRequestState,
+    /// The state of one partition assignment, from `on_assignment_start` to
+    /// `on_assignment_completed` or `on_assignment_error`.
+    AssignmentState,
 );
 
 /// The state of one rebalance: started, then (after `on_rebalance_return`) returned.
@@ -338,5 +341,45 @@ pub struct WebResponse<'a> {
     /// The status code.
     pub status: u16,
     /// When the response was ready.
+    pub at: Instant,
+}
+
+/// What a custom metric is: how exporters aggregate its values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+#[non_exhaustive]
+pub enum CustomKind {
+    /// Adds up: the value is an increment.
+    Counter,
+    /// The last value wins.
+    Gauge,
+    /// Each value is one observation of a distribution.
+    Histogram,
+}
+
+/// A value the application recorded through a
+/// [`CustomSensor`](crate::sensor::CustomSensor).
+#[derive(Debug, Clone, Copy)]
+pub struct CustomMetric<'a> {
+    /// The custom sensor's name (e.g. `orders`).
+    pub sensor: &'a str,
+    /// The metric's name within it (e.g. `processed`).
+    pub name: &'a str,
+    /// How the value aggregates.
+    pub kind: CustomKind,
+    /// The value: an increment, a reading, or an observation.
+    pub value: f64,
+    /// Upper bounds of a histogram's buckets (ascending; empty for other kinds).
+    pub buckets: &'a [f64],
+    /// When the value was taken.
+    pub at: std::time::SystemTime,
+}
+
+/// A partition assignment failed.
+#[derive(Debug, Clone, Copy)]
+pub struct AssignmentFailure<'a> {
+    /// Why.
+    pub error: &'a (dyn Error + 'static),
+    /// When it was reported.
     pub at: Instant,
 }

@@ -4,6 +4,7 @@
 //! [`Monitor`](crate::monitor::Monitor).
 
 mod clock;
+mod custom;
 mod delegate;
 mod hooks;
 mod sink;
@@ -12,12 +13,14 @@ use std::error::Error;
 use std::fmt;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use custom::{CustomSensor, DEFAULT_BUCKETS};
 pub use delegate::{Paired, SensorDelegate, SensorId};
 pub use hooks::{
-    CommitDone, CommitState, DecodeErrorKind, DecodeFailure, DecodeState, Decoded, Delivered,
-    Encoded, EventKey, MessageIn, MessageState, PartitionOffset, RebalanceState, RegistryCall,
-    RegistryOperation, SendFailure, SendInfo, SendState, StreamEvent, StreamEventState,
-    TopicPartition, WebRequest, WebRequestState, WebResponse,
+    AssignmentFailure, AssignmentState, CommitDone, CommitState, CustomKind, CustomMetric,
+    DecodeErrorKind, DecodeFailure, DecodeState, Decoded, Delivered, Encoded, EventKey, MessageIn,
+    MessageState, PartitionOffset, RebalanceState, RegistryCall, RegistryOperation, SendFailure,
+    SendInfo, SendState, StreamEvent, StreamEventState, TopicPartition, WebRequest,
+    WebRequestState, WebResponse,
 };
 pub use sink::{ENCODE_TIMING_SAMPLE, SinkSensors, Started};
 
@@ -199,6 +202,37 @@ pub trait Sensor: Send + Sync + 'static {
 
     /// The consumer resumed with its new assignment.
     fn on_rebalance_end(&self, state: RebalanceState, at: std::time::Instant) -> SensorResult {
+        Ok(())
+    }
+
+    // -- the application's own metrics ----------------------------------------------------
+
+    /// The application recorded a value through a [`CustomSensor`].
+    fn on_custom_metric(&self, metric: &CustomMetric<'_>) -> SensorResult {
+        Ok(())
+    }
+
+    /// The consumer starts taking the partitions the group assigned it (Faust's
+    /// `on_assignment_start`).
+    fn on_assignment_start(&self, at: std::time::Instant) -> SensorResult<AssignmentState> {
+        Ok(AssignmentState::at(at))
+    }
+
+    /// The consumer took its assigned partitions.
+    fn on_assignment_completed(
+        &self,
+        state: AssignmentState,
+        at: std::time::Instant,
+    ) -> SensorResult {
+        Ok(())
+    }
+
+    /// The assignment failed (the group's rebalance reported an error).
+    fn on_assignment_error(
+        &self,
+        state: AssignmentState,
+        failure: &AssignmentFailure<'_>,
+    ) -> SensorResult {
         Ok(())
     }
 

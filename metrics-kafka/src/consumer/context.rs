@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use metrics_core::log_limit::LogLimiter;
-use metrics_core::sensor::{Paired, RebalanceState, SensorDelegate};
+use metrics_core::sensor::{
+    AssignmentFailure, AssignmentState, Paired, RebalanceState, SensorDelegate,
+};
 use metrics_core::sync::lock;
 use rdkafka::ClientContext;
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
@@ -17,6 +19,8 @@ pub(crate) struct ConsumerHooks {
     sensors: Arc<SensorDelegate>,
     /// The rebalance under way, from its start to the consumer resuming.
     rebalance: Mutex<Option<Paired<RebalanceState>>>,
+    /// The assignment under way, from the group's answer to the consumer taking it.
+    assignment: Mutex<Option<Paired<AssignmentState>>>,
     errors: LogLimiter,
 }
 
@@ -27,6 +31,7 @@ impl ConsumerHooks {
         Self {
             sensors,
             rebalance: Mutex::default(),
+            assignment: Mutex::default(),
             errors: LogLimiter::new(log_interval),
         }
     }
@@ -59,14 +64,25 @@ impl ConsumerContext for ConsumerHooks {
             Rebalance::Assign(_) => {
                 let started = current.take().or_else(|| self.sensors.rebalance_start(now));
                 *current = started.map(|s| s.returned(now));
+                *lock(&self.assignment) = self.sensors.assignment_start(now);
             }
-            Rebalance::Error(_) => {}
+            Rebalance::Error(error) => {
+                let started = lock(&self.assignment)
+                    .take()
+                    .or_else(|| self.sensors.assignment_start(now));
+                if let Some(started) = started {
+                    started.failed(&AssignmentFailure { error, at: now });
+                }
+            }
         }
     }
 
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(_) | Rebalance::Error(_) => {
+                if let Some(assignment) = lock(&self.assignment).take() {
+                    assignment.completed(Instant::now());
+                }
                 // The consumer resumes with its new partitions.
                 if let Some(started) = lock(&self.rebalance).take() {
                     started.ended(Instant::now());
