@@ -10,13 +10,25 @@
 //! On the embedded default no Kafka is needed; with `KAFKA_BOOTSTRAP_SERVERS` (and the
 //! other variables of the README) it publishes to that cluster. Monitoring settings come
 //! from the environment too (`METRICS_MONITOR_*`, `METRICS_HEALTH_*`).
+//!
+//! `--count N` publishes exactly N events, then keeps serving until `--seconds` have
+//! passed (so a scraper sees the final figures); `--consume` also reads the topic back in
+//! a consumer group, monitored by the same sensors (lag, commits, rebalances, decode).
+//! The last line printed is a JSON summary of what was done.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use app_metrics::kafka::{EventConsumer, KafkaBackend, StartAt, registry};
 use app_metrics::monitoring::WebSensorLayer;
-use app_metrics::{Config, ErrorChain, EventEnum, EventPayload, EventPublisher, setup_monitoring};
+use app_metrics::sensor::SensorDelegate;
+use app_metrics::{
+    Config, ErrorChain, Event, EventEnum, EventManager, EventPayload, EventPublisher,
+    setup_monitoring,
+};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -48,6 +60,54 @@ struct Args {
     /// Events per second.
     #[arg(long, default_value_t = 20)]
     rate: u32,
+    /// Publish this many events, then only serve (default: publish until the end).
+    #[arg(long)]
+    count: Option<u64>,
+    /// Also consume the topic in a consumer group, through the same sensors.
+    #[arg(long)]
+    consume: bool,
+    /// Seconds to serve before publishing (so a scraper sees the start from zero).
+    #[arg(long, default_value_t = 0)]
+    warmup: u64,
+}
+
+/// A consumer of `topic` in the group `monitoring` (on the embedded broker when the
+/// manager runs one), reporting to `sensors`; it commits every half second.
+async fn consume(
+    config: &Config,
+    backend: &KafkaBackend,
+    topic: String,
+    sensors: Arc<SensorDelegate>,
+) -> Result<EventConsumer, Box<dyn std::error::Error>> {
+    let mut kafka = config.kafka.clone();
+    let embedded = backend
+        .producer()
+        .and_then(|p| p.embedded_bootstrap_servers());
+    if let Some(bootstrap) = &embedded {
+        kafka = kafka.to_builder().bootstrap_servers([bootstrap]).build()?;
+    }
+    // A registry client of its own, as a separate consuming application would have (the
+    // embedded registry lives in the manager's backend: share that one).
+    let registry = match &embedded {
+        Some(_) => Arc::clone(backend.registry()),
+        None => registry::connect(&config.registry)?,
+    };
+    let mut builder = EventConsumer::builder(&kafka, registry)
+        .topic(topic)
+        .start_at(StartAt::Beginning);
+    // The embedded broker (librdkafka's mock cluster inside the producer) serves a group's
+    // members no fetches: read it without a group there.
+    if embedded.is_none() {
+        builder = builder.group("monitoring");
+    }
+    let consumer = builder
+        .sensors(sensors)
+        .commit_interval(Duration::from_millis(500))
+        .end_offsets_interval(Some(Duration::from_secs(1)))
+        .property("session.timeout.ms", "6000")
+        .build()
+        .await?;
+    Ok(consumer)
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
@@ -57,10 +117,51 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         Err(_) if name == "METRICS_APPLICATION" && embedded => Some("monitoring".to_owned()),
         Err(_) => None,
     })?;
-    let manager = app_metrics::make_manager(&config)?;
+    let backend = Arc::new(KafkaBackend::from_config(
+        &config.metrics,
+        &config.kafka,
+        &config.registry,
+    )?);
+    let manager = EventManager::with_backend(&config.metrics, Arc::clone(&backend) as _);
     let monitoring = setup_monitoring(&manager, &config.monitoring, Vec::new())?;
     manager.initialize().await?;
     let queries: EventPublisher<QueryEvent> = manager.create_publisher("query").await?;
+    let consumed = Arc::new(AtomicU64::new(0));
+    let reader = if args.consume {
+        let consumer = consume(
+            &config,
+            &backend,
+            manager.topic().to_owned(),
+            Arc::clone(manager.sensors()),
+        )
+        .await?;
+        let counted = Arc::clone(&consumed);
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    message = consumer.recv() => match message {
+                        Ok(Some(message)) => {
+                            // The handler, timed by the stream-event hooks.
+                            let handled = message
+                                .process(|event: Event<QueryEvent>| async move { event.payload.rows })
+                                .await;
+                            if handled.is_ok() {
+                                counted.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        Ok(None) | Err(_) => break,
+                    },
+                    _ = stopped.changed() => break,
+                }
+            }
+            // Commits what was read and leaves the group before the broker goes.
+            let _ = consumer.close().await;
+        });
+        Some((stop, task))
+    } else {
+        None
+    };
 
     let app = monitoring
         .router()
@@ -73,11 +174,17 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     );
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
+    // The application's own figures, exported next to the pipeline's.
+    let example = monitoring.custom_sensor("example");
+    tokio::time::sleep(Duration::from_secs(args.warmup)).await;
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let mut ticks = tokio::time::interval(Duration::from_secs(1) / args.rate.max(1));
     let mut i: i64 = 0;
     while Instant::now() < deadline {
         ticks.tick().await;
+        if args.count.is_some_and(|count| i as u64 >= count) {
+            continue;
+        }
         queries.publish(QueryEvent {
             r#type: if i % 3 == 0 {
                 QueryType::Async
@@ -87,17 +194,25 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             duration: Duration::from_millis(10 + (i % 200) as u64),
             rows: i,
         })?;
+        example.increment_counter("queries", 1);
+        example.record_histogram("rows", i as f64);
         i += 1;
+    }
+    if let Some((stop, task)) = reader {
+        let _ = stop.send(true);
+        task.await?;
     }
     let report = manager.close(Duration::from_secs(30)).await?;
     let snapshot = monitoring.monitor().snapshot();
     println!(
-        "published {}, delivered {}, errors {}, undelivered {}",
+        "published {}, delivered {}, errors {}, undelivered {}, consumed {}",
         snapshot.messages_sent,
         snapshot.messages_delivered,
         snapshot.send_errors,
-        report.undelivered
+        report.undelivered,
+        consumed.load(Ordering::Relaxed)
     );
+    println!("{}", serde_json::to_string(&snapshot)?);
     server.abort();
     if report.undelivered > 0 || snapshot.send_errors > 0 {
         return Err("some events were not delivered".into());

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use metrics_core::ErrorKind;
-use metrics_core::monitor::{BySensor, HistogramSnapshot, LatencyKind, Monitor};
+use metrics_core::monitor::{BySensor, HistogramSnapshot, LatencyKind, Monitor, PartitionSnapshot};
 use metrics_core::sensor::DecodeErrorKind;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
@@ -155,6 +155,9 @@ impl Writer<'_, '_> {
         Ok(())
     }
 }
+
+/// One figure of a partition's snapshot.
+type PartitionFigure = fn(&PartitionSnapshot) -> Option<i64>;
 
 /// One sample without labels.
 fn single<T>(value: T) -> [(Labels, T); 1] {
@@ -318,18 +321,38 @@ impl Collector for MonitorCollector {
             None,
             single(s.assignment_errors),
         )?;
-        let lag = s.partitions.iter().filter_map(|p| {
-            let labels = vec![
-                ("topic", p.topic.clone()),
-                ("partition", p.partition.to_string()),
-            ];
-            p.lag.map(|lag| (labels, lag as f64))
-        });
-        w.gauge(
-            "consumer_lag",
-            "Messages not read yet: end offset - (last read + 1).",
-            lag,
-        )?;
+        let partition_gauges: [(&str, &str, PartitionFigure); 4] = [
+            (
+                "consumer_lag",
+                "Messages not read yet: end offset - (last read + 1).",
+                |p| p.lag,
+            ),
+            (
+                "consumer_read_offset",
+                "Offset of the last message read, by partition.",
+                |p| p.read_offset,
+            ),
+            (
+                "consumer_committed_offset",
+                "Last committed offset (the next to read after a restart), by partition.",
+                |p| p.committed_offset,
+            ),
+            (
+                "consumer_end_offset",
+                "End offset (high watermark) as last seen, by partition.",
+                |p| p.end_offset,
+            ),
+        ];
+        for (name, help, value) in partition_gauges {
+            let samples = s.partitions.iter().filter_map(|p| {
+                let labels = vec![
+                    ("topic", p.topic.clone()),
+                    ("partition", p.partition.to_string()),
+                ];
+                value(p).map(|v| (labels, v as f64))
+            });
+            w.gauge(name, help, samples)?;
+        }
         let http = s.http_responses.iter().flat_map(|(method, routes)| {
             routes.iter().flat_map(move |(route, statuses)| {
                 statuses.iter().map(move |(status, n)| {

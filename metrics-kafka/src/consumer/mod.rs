@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use metrics_core::sensor::{CommitDone, PartitionOffset, SensorDelegate, TopicPartition};
 use metrics_core::sync::lock;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -25,6 +25,10 @@ use crate::backend::{Unanswered, blocking};
 use crate::config::KafkaConfig;
 use crate::registry::{MemorySchemaRegistry, SchemaRegistry};
 use context::ConsumerHooks;
+
+/// How long `recv` waits for a message before it looks at partition ends and due commits
+/// again.
+const HOUSEKEEPING_TICK: Duration = Duration::from_millis(200);
 
 pub use builder::{EventConsumerBuilder, StartAt};
 pub use decoder::{DecodeFailure, DecodedEvent, EventDecoder, WriterSchema};
@@ -177,15 +181,13 @@ impl EventConsumer {
             if inner.stop_at_end && inner.all_at_end() {
                 return Ok(None);
             }
-            let message = if inner.stop_at_end {
-                // Partition ends arrive as messages do; wake now and then to look again.
-                match tokio::time::timeout(Duration::from_millis(200), inner.consumer.recv()).await
-                {
-                    Ok(message) => message,
-                    Err(_) => continue,
-                }
-            } else {
-                inner.consumer.recv().await
+            // Wake now and then while no message comes: partition ends arrive as messages
+            // do, and the offsets of messages processed meanwhile are committed on their
+            // interval, not only when the next message arrives.
+            let message = match tokio::time::timeout(HOUSEKEEPING_TICK, inner.consumer.recv()).await
+            {
+                Ok(message) => message,
+                Err(_) => continue,
             };
             match message {
                 Ok(message) => {
@@ -405,10 +407,12 @@ impl Inner {
             Ok(())
         } else {
             let started = self.sensors.commit_initiated(Instant::now());
-            let result = self
-                .consumer
-                .commit_consumer_state(CommitMode::Sync)
-                .map_err(client_error("commit the consumed offsets"));
+            let result = match self.consumer.commit_consumer_state(CommitMode::Sync) {
+                // Nothing new to commit since the last commit (the messages' offsets were
+                // committed already): no failure.
+                Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => Ok(()),
+                other => other.map_err(client_error("commit the consumed offsets")),
+            };
             if let Some(started) = started {
                 started.completed(&CommitDone {
                     ok: result.is_ok(),
