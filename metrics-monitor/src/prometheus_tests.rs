@@ -358,6 +358,17 @@ fn timed() -> Arc<Monitor> {
 /// `(count, sum, [(le, cumulative count)])` of a parsed histogram sample.
 type Parsed = (u64, f64, Vec<(f64, u64)>);
 
+/// The count, sum and buckets of a histogram as the parser read it.
+fn parsed(h: &openmetrics_parser::HistogramValue) -> Parsed {
+    let buckets = h
+        .buckets
+        .iter()
+        .map(|b| (b.upper_bound, b.count.as_f64() as u64))
+        .collect();
+    let sum = h.sum.as_ref().map_or(f64::NAN, |s| s.as_f64());
+    (h.count.unwrap_or(0), sum, buckets)
+}
+
 /// Checks one parsed histogram against [`WORKLOAD`]: every bucket as expected, never
 /// decreasing, `+Inf` equal to `_count`.
 fn assert_workload(name: &str, (count, sum, buckets): Parsed) {
@@ -403,13 +414,7 @@ fn histogram_buckets_are_cumulative_once_in_openmetrics() {
         let OpenMetricsValue::Histogram(h) = &family.iter_samples().next().unwrap().value else {
             panic!("{name} is a histogram")
         };
-        let buckets = h
-            .buckets
-            .iter()
-            .map(|b| (b.upper_bound, b.count.as_f64() as u64))
-            .collect();
-        let sum = h.sum.as_ref().map_or(f64::NAN, |s| s.as_f64());
-        assert_workload(&name, (h.count.unwrap_or(0), sum, buckets));
+        assert_workload(&name, parsed(h));
     }
 }
 
@@ -427,13 +432,7 @@ fn histogram_buckets_are_cumulative_once_in_the_classic_format() {
         let PrometheusValue::Histogram(h) = &family.iter_samples().next().unwrap().value else {
             panic!("{name} is a histogram")
         };
-        let buckets = h
-            .buckets
-            .iter()
-            .map(|b| (b.upper_bound, b.count.as_f64() as u64))
-            .collect();
-        let sum = h.sum.as_ref().map_or(f64::NAN, |s| s.as_f64());
-        assert_workload(&name, (h.count.unwrap_or(0), sum, buckets));
+        assert_workload(&name, parsed(h));
     }
 }
 
