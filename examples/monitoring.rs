@@ -92,15 +92,10 @@ async fn consume(
         Some(_) => Arc::clone(backend.registry()),
         None => registry::connect(&config.registry)?,
     };
-    let mut builder = EventConsumer::builder(&kafka, registry)
+    let consumer = EventConsumer::builder(&kafka, registry)
         .topic(topic)
-        .start_at(StartAt::Beginning);
-    // The embedded broker (librdkafka's mock cluster inside the producer) serves a group's
-    // members no fetches: read it without a group there.
-    if embedded.is_none() {
-        builder = builder.group("monitoring");
-    }
-    let consumer = builder
+        .start_at(StartAt::Beginning)
+        .group("monitoring")
         .sensors(sensors)
         .commit_interval(Duration::from_millis(500))
         .end_offsets_interval(Some(Duration::from_secs(1)))

@@ -336,3 +336,53 @@ async fn settings_that_do_not_go_together_are_refused() {
         .unwrap_err();
     assert!(error.to_string().contains("no partitions"), "{error}");
 }
+
+#[tokio::test]
+async fn the_last_message_processed_is_committed_while_the_consumer_waits_for_more() {
+    let topic = "quiet.group";
+    let stack = Stack::new(topic, 1);
+    let id = stack.register_query(topic).await;
+    let (monitor, sensors) = monitored();
+    let consumer = Arc::new(
+        stack
+            .consumer(topic)
+            .group("quiet-test")
+            .property("session.timeout.ms", "6000")
+            .sensors(sensors)
+            .commit_interval(Duration::from_secs(1))
+            .build()
+            .await
+            .unwrap(),
+    );
+    // The application reads in a task of its own, as a service does; messages are
+    // written after it started to wait.
+    let reader = Arc::clone(&consumer);
+    let reading = tokio::spawn(async move {
+        let mut handled = 0;
+        while let Ok(Some(message)) = reader.recv().await {
+            message
+                .process(|event: Event<QueryEvent>| async move { event.payload.rows })
+                .await
+                .unwrap();
+            handled += 1;
+        }
+        handled
+    });
+    stack.produce_queries(topic, id, 5);
+
+    // No more messages come: the offsets are committed on the interval all the same.
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    let committed = || {
+        monitor
+            .snapshot()
+            .partitions
+            .first()
+            .and_then(|p| p.committed_offset)
+    };
+    while committed() != Some(5) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(committed(), Some(5), "{:?}", monitor.snapshot().partitions);
+    assert_eq!(monitor.snapshot().events_total, 5);
+    reading.abort();
+}
