@@ -207,12 +207,12 @@ async fn main() -> ExitCode {
         .await
     };
     match outcome.await {
-        Ok(report) if report.undelivered == 0 => {
+        Ok(report) if report.undelivered == 0 && report.dropped.total() == 0 => {
             eprintln!("every metrics event was delivered");
             ExitCode::SUCCESS
         }
         Ok(report) => {
-            eprintln!("{} metrics events were not delivered", report.undelivered);
+            eprintln!("metrics events were lost: {report}");
             ExitCode::FAILURE
         }
         Err(error) => {

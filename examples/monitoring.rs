@@ -200,11 +200,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let report = manager.close(Duration::from_secs(30)).await?;
     let snapshot = monitoring.monitor().snapshot();
     println!(
-        "published {}, delivered {}, errors {}, undelivered {}, consumed {}",
+        "published {}, delivered {}, errors {}, consumed {}; close: {report}",
         snapshot.messages_sent,
         snapshot.messages_delivered,
         snapshot.send_errors,
-        report.undelivered,
         consumed.load(Ordering::Relaxed)
     );
     println!("{}", serde_json::to_string(&snapshot)?);

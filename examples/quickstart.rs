@@ -190,6 +190,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let closed = manager.close(args.timeout).await?;
+    eprintln!("flush: {report}; close: {closed}");
     let undelivered = report.undelivered.max(closed.undelivered);
     if undelivered > 0 {
         return Err(format!(

@@ -463,10 +463,20 @@ impl EventBackend for FailingBackend {
         Box::pin(async move { result })
     }
     fn flush(&self, _: Duration) -> BoxFuture<'_, Result<DeliveryReport, EventError>> {
-        Box::pin(async { Ok(DeliveryReport { undelivered: 3 }) })
+        Box::pin(async {
+            Ok(DeliveryReport {
+                undelivered: 3,
+                ..DeliveryReport::default()
+            })
+        })
     }
     fn close(&self, _: Duration) -> BoxFuture<'_, Result<DeliveryReport, EventError>> {
-        Box::pin(async { Ok(DeliveryReport { undelivered: 3 }) })
+        Box::pin(async {
+            Ok(DeliveryReport {
+                undelivered: 3,
+                ..DeliveryReport::default()
+            })
+        })
     }
 }
 

@@ -228,8 +228,21 @@ async fn a_full_queue_drops_and_counts_without_blocking() {
     assert_eq!(backend.stats().enqueued(), 100);
 
     cluster.broker_up(1).unwrap();
-    assert_eq!(manager.flush(TIMEOUT).await.unwrap().undelivered, 0);
+    // publish said Ok 1,000 times (resilient mode); the flush says what was lost, by reason.
+    let report = manager.flush(TIMEOUT).await.unwrap();
+    assert_eq!(report.undelivered, 0);
+    assert_eq!(report.dropped.get(ErrorKind::QueueFull), 900, "{report}");
+    assert_eq!(report.dropped.total(), 900, "{report}");
+    assert_eq!(
+        report.to_string(),
+        "0 undelivered, 900 dropped (900 queue_full)"
+    );
     assert_eq!(backend.stats().delivered(), 100);
+    // Each loss is reported once: the next report starts from zero.
+    queries.publish(roundtrip::query(1_000)).unwrap();
+    let report = manager.close(TIMEOUT).await.unwrap();
+    assert_eq!(report.dropped.total(), 0, "{report}");
+    assert_eq!(report.undelivered, 0);
 }
 
 /// A registry that fails `failures` requests with 503, then behaves like Confluent's for

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::EventError;
+use crate::error::{ErrorKind, EventError};
 use crate::metadata::EventMetadata;
 use crate::payload::{EventPayload, FieldValue};
 use crate::sensor::{SensorDelegate, SinkSensors};
@@ -74,11 +74,87 @@ impl<P: EventPayload> OutgoingEvent for Outgoing<'_, P> {
     }
 }
 
-/// How many events a flush or close left undelivered.
+/// What a flush or close found: the events it left undelivered, and the events lost since
+/// the previous report, by reason.
+///
+/// ```
+/// use metrics_core::{DeliveryReport, DroppedEvents, ErrorKind};
+///
+/// let mut dropped = DroppedEvents::default();
+/// dropped.add(ErrorKind::QueueFull, 990);
+/// let report = DeliveryReport { undelivered: 0, dropped };
+/// assert_eq!(report.dropped.total(), 990);
+/// assert_eq!(report.to_string(), "0 undelivered, 990 dropped (990 queue_full)");
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DeliveryReport {
     /// Events still queued when the flush or close returned.
     pub undelivered: u64,
+    /// Events lost since the previous report (refused, dropped or not delivered), by
+    /// reason. In resilient mode `publish` returned `Ok` for them: this is where they show.
+    pub dropped: DroppedEvents,
+}
+
+impl std::fmt::Display for DeliveryReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} undelivered, {} dropped",
+            self.undelivered,
+            self.dropped.total()
+        )?;
+        if self.dropped.total() > 0 {
+            write!(f, " ({})", self.dropped)?;
+        }
+        Ok(())
+    }
+}
+
+/// Events lost, counted by [`ErrorKind`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DroppedEvents([u64; ErrorKind::ALL.len()]);
+
+impl DroppedEvents {
+    /// Counts `n` more lost for `kind`.
+    pub fn add(&mut self, kind: ErrorKind, n: u64) {
+        self.0[kind as usize] = self.0[kind as usize].saturating_add(n);
+    }
+
+    /// How many were lost for `kind`.
+    pub fn get(&self, kind: ErrorKind) -> u64 {
+        self.0[kind as usize]
+    }
+
+    /// How many were lost in all.
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+
+    /// Each reason with a loss, and its count.
+    pub fn iter(&self) -> impl Iterator<Item = (ErrorKind, u64)> + '_ {
+        ErrorKind::ALL
+            .into_iter()
+            .map(|kind| (kind, self.get(kind)))
+            .filter(|(_, n)| *n > 0)
+    }
+}
+
+impl std::fmt::Display for DroppedEvents {
+    /// `990 queue_full, 3 delivery`; `none` when nothing was lost.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut any = false;
+        for (kind, n) in self.iter() {
+            if any {
+                f.write_str(", ")?;
+            }
+            write!(f, "{n} {}", kind.as_str())?;
+            any = true;
+        }
+        if !any {
+            f.write_str("none")?;
+        }
+        Ok(())
+    }
 }
 
 /// Where the events of one publisher go.

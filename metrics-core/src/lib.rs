@@ -50,7 +50,9 @@ pub mod schema;
 pub mod sensor;
 pub mod sync;
 
-pub use backend::{DeliveryReport, EventBackend, EventDescriptor, EventSink, OutgoingEvent};
+pub use backend::{
+    DeliveryReport, DroppedEvents, EventBackend, EventDescriptor, EventSink, OutgoingEvent,
+};
 pub use config::{BackendKind, ConfigError, MetricsConfig, MetricsConfigBuilder};
 pub use decode::{AvroDecodeError, DecodeError, Event, EventDecode};
 pub use error::{BackendError, ErrorChain, ErrorKind, EventError};

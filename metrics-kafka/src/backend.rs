@@ -244,6 +244,7 @@ impl BackendInner {
             if held + in_flight == 0 || remaining.is_zero() {
                 return DeliveryReport {
                     undelivered: held + in_flight,
+                    dropped: self.stats.take_dropped(),
                 };
             }
             match producer {

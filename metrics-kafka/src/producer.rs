@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use metrics_core::ErrorKind;
 use metrics_core::log_limit::LogLimiter;
 use metrics_core::sensor::{Paired, SendState, SinkSensors, Started};
 use metrics_core::sync::lock;
+use metrics_core::{DroppedEvents, ErrorKind};
 use rdkafka::ClientContext;
 use rdkafka::client::Client;
 use rdkafka::config::RDKafkaLogLevel;
@@ -32,6 +32,11 @@ pub struct DeliveryStats {
     enqueued: AtomicU64,
     dropped: AtomicU64,
     outcomes: Outcomes,
+    /// Every event lost, by the kind its sensors were told (off the hot path: only
+    /// failures write it).
+    lost: [AtomicU64; ErrorKind::ALL.len()],
+    /// `lost` as of the last report.
+    reported: Mutex<[u64; ErrorKind::ALL.len()]>,
 }
 
 /// The delivery thread's counters.
@@ -60,11 +65,34 @@ impl DeliveryStats {
         self.dropped.load(Ordering::Relaxed)
     }
 
+    /// Events lost since the previous call, by kind (what a flush or close reports).
+    pub fn take_dropped(&self) -> DroppedEvents {
+        let mut reported = lock(&self.reported);
+        let mut dropped = DroppedEvents::default();
+        for (kind, (lost, seen)) in ErrorKind::ALL
+            .into_iter()
+            .zip(self.lost.iter().zip(reported.iter_mut()))
+        {
+            let now = lost.load(Ordering::Relaxed);
+            dropped.add(kind, now.saturating_sub(*seen));
+            *seen = now;
+        }
+        dropped
+    }
+
     pub(crate) fn count_enqueued(&self) {
         self.enqueued.fetch_add(1, Ordering::Relaxed);
     }
-    pub(crate) fn count_dropped(&self) {
+
+    /// An event refused before it was queued, for `kind`.
+    pub(crate) fn count_dropped(&self, kind: ErrorKind) {
         self.dropped.fetch_add(1, Ordering::Relaxed);
+        self.count_lost(kind);
+    }
+
+    /// An event not delivered, for `kind`.
+    pub(crate) fn count_lost(&self, kind: ErrorKind) {
+        self.lost[kind as usize].fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -233,6 +261,7 @@ impl ProducerContext for MetricsProducerContext {
             }
             Err((error, message)) => {
                 self.stats.outcomes.failed.fetch_add(1, Ordering::Relaxed);
+                self.stats.count_lost(ErrorKind::Delivery);
                 if let Some(suppressed) = self.failures.should_log() {
                     tracing::warn!(%error, topic = message.topic(), suppressed, "metrics event dropped: not delivered");
                 }

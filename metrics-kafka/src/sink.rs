@@ -148,7 +148,7 @@ impl KafkaSink {
     /// The error for an event published after the sink failed or closed: counted, and
     /// reported to the sensors.
     fn refused(&self, settled: &Settled, started: Started) -> EventError {
-        self.parts.stats.count_dropped();
+        self.parts.stats.count_dropped(ErrorKind::Delivery);
         let error: EventError = match settled {
             Settled::Failed(cause) => Error::Unregistered {
                 event: self.parts.event.clone(),
@@ -219,11 +219,13 @@ impl KafkaSink {
     /// The error for an event the producer refused: counted, and reported to the
     /// sensors that saw it start.
     fn not_queued(&self, error: KafkaError, in_flight: Option<InFlight>) -> EventError {
-        self.parts.stats.count_dropped();
         if error.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) {
             self.parts.sensors.buffer_full();
         }
         let error: EventError = Error::enqueue(&self.parts.event, error).into();
+        self.parts
+            .stats
+            .count_dropped(error.kind().unwrap_or(ErrorKind::Delivery));
         if let Some(in_flight) = in_flight {
             in_flight.refused(&error);
         }
@@ -243,13 +245,15 @@ impl KafkaSink {
             .sensors
             .encode_and_start(event, &mut body, HEADER_LEN);
         if held.len() >= self.parts.max_held {
-            self.parts.stats.count_dropped();
             self.parts.sensors.buffer_full();
             let error: EventError = Error::HoldFull {
                 event: self.parts.event.clone(),
                 held: held.len(),
             }
             .into();
+            self.parts
+                .stats
+                .count_dropped(error.kind().unwrap_or(ErrorKind::Delivery));
             self.parts.sensors.failed_with(started, &error);
             return Err(error);
         }
@@ -307,6 +311,9 @@ impl EventSink for KafkaSink {
                         waited,
                     }
                     .into();
+                    this.parts
+                        .stats
+                        .count_lost(error.kind().unwrap_or(ErrorKind::Delivery));
                     this.parts.sensors.failed_with(started, &error);
                     return Err(error);
                 }
