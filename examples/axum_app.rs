@@ -9,7 +9,8 @@
 //! curl '127.0.0.1:8080/query?type=sync&rows=12&username=ada'; curl 127.0.0.1:8080/metrics
 //! ```
 //!
-//! With `KAFKA_BOOTSTRAP_SERVERS` unset it publishes on the embedded development stack;
+//! With `KAFKA_BOOTSTRAP_SERVERS` unset it publishes on the embedded development stack (and
+//! says so on stderr);
 //! with `METRICS_ENABLED=false METRICS_MOCK=true` it records events for tests (as
 //! `tests/axum_app.rs` does).
 
@@ -194,7 +195,12 @@ struct Args {
 async fn main() -> ExitCode {
     let Args { listen } = clap::Parser::parse();
     let outcome = async {
-        let config = Config::from_env()?;
+        let config = Config::from_env_or_embedded("axum_app")?;
+        if config.kafka.is_embedded() {
+            eprintln!(
+                "KAFKA_BOOTSTRAP_SERVERS is unset: using the embedded development broker and registry (in-process; events never leave this process)"
+            );
+        }
         let started = start(&config).await?;
         let listener = tokio::net::TcpListener::bind(listen).await?;
         eprintln!("listening on http://{}", listener.local_addr()?);

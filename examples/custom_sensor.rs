@@ -63,7 +63,12 @@ impl Sensor for SlowestDelivery {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let config = Config::new(app_metrics::MetricsConfig::builder("custom_sensor").build()?);
+    let config = Config::from_env_or_embedded("custom_sensor")?;
+    if config.kafka.is_embedded() {
+        eprintln!(
+            "KAFKA_BOOTSTRAP_SERVERS is unset: using the embedded development broker and registry (in-process; events never leave this process)"
+        );
+    }
     let manager = app_metrics::make_manager(&config)?;
     let slowest = SlowestDelivery {
         slowest: Mutex::default(),

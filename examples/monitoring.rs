@@ -106,12 +106,12 @@ async fn consume(
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let embedded = std::env::var_os("KAFKA_BOOTSTRAP_SERVERS").is_none();
-    let config = Config::from_lookup(|name| match std::env::var(name) {
-        Ok(value) => Some(value),
-        Err(_) if name == "METRICS_APPLICATION" && embedded => Some("monitoring".to_owned()),
-        Err(_) => None,
-    })?;
+    let config = Config::from_env_or_embedded("monitoring")?;
+    if config.kafka.is_embedded() {
+        eprintln!(
+            "KAFKA_BOOTSTRAP_SERVERS is unset: using the embedded development broker and registry (in-process; events never leave this process)"
+        );
+    }
     let backend = Arc::new(KafkaBackend::from_config(
         &config.metrics,
         &config.kafka,

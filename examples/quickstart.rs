@@ -95,12 +95,14 @@ fn parse_args() -> Result<Args, String> {
 /// Safir's environment variables; on the embedded default the application name may be
 /// left unset (it is then `quickstart`).
 fn load_config(args: &Args) -> Result<Config, Box<dyn std::error::Error>> {
-    let embedded = std::env::var_os("KAFKA_BOOTSTRAP_SERVERS").is_none();
-    let mut config = Config::from_lookup(|name| match std::env::var(name) {
-        Ok(value) => Some(value),
-        Err(_) if name == "METRICS_APPLICATION" && embedded => Some("quickstart".to_owned()),
-        Err(_) => None,
-    })?;
+    // An example opts in to the embedded stack when nothing is set; a service would call
+    // Config::from_env, which refuses to start without brokers.
+    let mut config = Config::from_env_or_embedded("quickstart")?;
+    if config.kafka.is_embedded() {
+        eprintln!(
+            "KAFKA_BOOTSTRAP_SERVERS is unset: using the embedded development broker and registry (in-process; events never leave this process)"
+        );
+    }
     if args.create_topic {
         config.kafka = config.kafka.to_builder().create_topics(true).build()?;
     }

@@ -56,7 +56,7 @@ fn settings(args: &Args) -> Result<(KafkaConfig, RegistryConfig, String), String
     kafka_config::check(&kafka, &registry).map_err(|e| e.to_string())?;
     if kafka.is_embedded() {
         return Err(
-            "KAFKA_BOOTSTRAP_SERVERS is not set: tail reads a cluster (the embedded \
+            "KAFKA_BOOTSTRAP_SERVERS is embedded: tail reads a cluster (the embedded \
                     development broker lives inside the process that publishes)"
                 .into(),
         );

@@ -14,9 +14,9 @@ pub use metrics_core::config::{
 };
 #[cfg(feature = "kafka")]
 pub use metrics_kafka::config::{
-    CompatibilityLevel, ExtraProperties, InvalidRegistryUrl, KafkaConfig, KafkaConfigBuilder,
-    RegistryAuth, RegistryConfig, RegistryConfigBuilder, RegistryUrl, SaslMechanism,
-    SecurityProtocol, kafka_vars, registry_vars,
+    CompatibilityLevel, EMBEDDED, ExtraProperties, InvalidRegistryUrl, KafkaConfig,
+    KafkaConfigBuilder, RegistryAuth, RegistryConfig, RegistryConfigBuilder, RegistryUrl,
+    SaslMechanism, SecurityProtocol, kafka_vars, registry_vars,
 };
 pub use metrics_monitor::{MonitoringConfig, MonitoringConfigBuilder, monitoring_vars};
 
@@ -48,8 +48,9 @@ pub struct Config {
 }
 
 impl Config {
-    /// `metrics`, with the defaults of every other group (the embedded development broker
-    /// and registry). Set the other fields to change them.
+    /// `metrics`, with the defaults of every other group: no Kafka brokers and no registry
+    /// yet (the Kafka backend refuses to start until they are set). Set the other fields,
+    /// or use [`embedded`](Self::embedded) for the development stack.
     pub fn new(metrics: MetricsConfig) -> Self {
         Self {
             metrics,
@@ -59,6 +60,49 @@ impl Config {
             registry: RegistryConfig::builder().build_unchecked(),
             monitoring: MonitoringConfig::builder().build_unchecked(),
         }
+    }
+
+    /// `metrics` on the embedded development stack, chosen explicitly: an in-process
+    /// broker and an in-memory registry (`KAFKA_BOOTSTRAP_SERVERS=embedded`). Events never
+    /// leave the process: for examples, tests and trying the library.
+    #[cfg(feature = "kafka")]
+    pub fn embedded(metrics: MetricsConfig) -> Self {
+        let mut config = Self::new(metrics);
+        config.kafka = KafkaConfig::builder().embedded_broker().build_unchecked();
+        config
+    }
+
+    /// [`from_env`](Self::from_env) for examples and local runs: where
+    /// `KAFKA_BOOTSTRAP_SERVERS` is unset it chooses the embedded development stack (and
+    /// `application` where `METRICS_APPLICATION` is unset too). Check
+    /// `config.kafka.is_embedded()` to tell the user. A service should call `from_env`,
+    /// which refuses to start without brokers.
+    ///
+    /// ```no_run
+    /// let config = app_metrics::Config::from_env_or_embedded("demo")?;
+    /// if config.kafka.is_embedded() {
+    ///     eprintln!("KAFKA_BOOTSTRAP_SERVERS is unset: using the embedded development stack");
+    /// }
+    /// # Ok::<(), app_metrics::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`from_env`](Self::from_env).
+    #[cfg(feature = "kafka")]
+    pub fn from_env_or_embedded(application: &str) -> Result<Self, ConfigError> {
+        let unset = |name: &str| std::env::var_os(name).is_none();
+        let embedded = unset(kafka_vars::BOOTSTRAP_SERVERS.name);
+        Self::from_lookup(|name| match std::env::var(name) {
+            Ok(value) => Some(value),
+            Err(_) if embedded && name == kafka_vars::BOOTSTRAP_SERVERS.name => {
+                Some(metrics_kafka::config::EMBEDDED.to_owned())
+            }
+            Err(_) if embedded && name == metrics_vars::APPLICATION.name => {
+                Some(application.to_owned())
+            }
+            Err(_) => None,
+        })
     }
 
     /// Reads every group from the process environment (see [`env_vars`](Self::env_vars)).

@@ -18,8 +18,13 @@ fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
     Config::from_lookup(|name| map.get(name).cloned())
 }
 
+/// `vars` with the application named and the embedded development stack chosen (later
+/// entries win).
 fn with_app<'a>(vars: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-    let mut all = vec![("METRICS_APPLICATION", "gafaelfawr")];
+    let mut all = vec![
+        ("METRICS_APPLICATION", "gafaelfawr"),
+        ("KAFKA_BOOTSTRAP_SERVERS", "embedded"),
+    ];
     all.extend_from_slice(vars);
     all
 }
@@ -29,11 +34,30 @@ fn err(vars: &[(&str, &str)]) -> ConfigError {
 }
 
 #[test]
-fn only_the_application_is_required() {
+fn the_application_and_the_embedded_choice_are_enough() {
     let config = load(&with_app(&[])).expect("valid");
     assert_eq!(config.metrics.backend(), BackendKind::Kafka);
     assert!(config.kafka.is_embedded());
     assert!(config.registry.url().is_none());
+}
+
+#[test]
+fn the_kafka_backend_refuses_to_start_without_brokers() {
+    let e = load(&[("METRICS_APPLICATION", "gafaelfawr")]).expect_err("no brokers");
+    let text = e.to_string();
+    for part in [
+        "KAFKA_BOOTSTRAP_SERVERS (bootstrap_servers) is unset",
+        "to embedded",
+    ] {
+        assert!(text.contains(part), "{part} missing from {text}");
+    }
+    // Safir's rule: the Kafka settings matter only with the Kafka backend.
+    let noop = load(&[
+        ("METRICS_APPLICATION", "gafaelfawr"),
+        ("METRICS_ENABLED", "false"),
+    ])
+    .expect("the Noop backend needs no broker");
+    assert_eq!(noop.metrics.backend(), BackendKind::Noop);
 }
 
 #[test]
@@ -158,7 +182,7 @@ fn the_documented_defaults_are_the_defaults() {
 #[test]
 fn empty_variables_count_as_unset() {
     let vars: Vec<(&str, &str)> = Config::env_vars()
-        .filter(|v| !v.required)
+        .filter(|v| !v.required && v.name != "KAFKA_BOOTSTRAP_SERVERS")
         .map(|v| (v.name, ""))
         .collect();
     let empty = load(&with_app(&vars)).expect("valid");

@@ -116,7 +116,8 @@ impl KafkaBackendBuilder {
     /// Every configuration problem ([`EventError::Config`]), a registry client that cannot
     /// be set up, or a producer the Kafka client refuses (e.g. an unreadable CA file).
     pub fn build(self) -> Result<KafkaBackend, EventError> {
-        config::check(&self.kafka, &self.registry)?;
+        // A producer handed in already knows its brokers.
+        config::check_with(&self.kafka, &self.registry, self.producer.is_none())?;
         let registry = match self.client {
             Some(client) => client,
             None => registry::connect(&self.registry).map_err(Error::RegistryClient)?,
@@ -153,8 +154,10 @@ impl KafkaBackendBuilder {
 }
 
 impl KafkaBackend {
-    /// A builder for `metrics`, with the embedded development broker and registry until
-    /// told otherwise.
+    /// A builder for `metrics`; give it [`kafka`](KafkaBackendBuilder::kafka) settings
+    /// with brokers (or the embedded development broker, chosen explicitly) or a
+    /// [`producer`](KafkaBackendBuilder::producer). The registry defaults to the in-memory
+    /// one, which only the embedded broker may use.
     pub fn builder(metrics: &MetricsConfig) -> KafkaBackendBuilder {
         KafkaBackendBuilder {
             metrics: metrics.clone(),
@@ -166,8 +169,9 @@ impl KafkaBackend {
     }
 
     /// The backend the settings describe: a producer for `KAFKA_BOOTSTRAP_SERVERS` and the
-    /// registry at `SCHEMA_MANAGER_REGISTRY_URL`, or, with neither set, the embedded
-    /// development stack (an in-process broker and an in-memory registry).
+    /// registry at `SCHEMA_MANAGER_REGISTRY_URL`, or, with `KAFKA_BOOTSTRAP_SERVERS=embedded`
+    /// and no registry URL, the embedded development stack (an in-process broker and an
+    /// in-memory registry).
     ///
     /// # Errors
     ///

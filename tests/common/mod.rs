@@ -84,7 +84,7 @@ pub const NAMESPACE: &str = "lsst.square.metrics.events.testapp";
 
 /// Strict settings for `application` on the embedded development broker and registry.
 pub fn embedded_config(application: &str) -> app_metrics::Config {
-    app_metrics::Config::new(
+    app_metrics::Config::embedded(
         app_metrics::MetricsConfig::builder(application)
             .raise_on_error(true)
             .build()

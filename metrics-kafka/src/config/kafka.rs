@@ -30,7 +30,7 @@ metrics_core::settings! {
     values KafkaValues;
     vars kafka_vars;
 
-    /// Comma-separated `host:port` list of brokers; unset runs an embedded development broker
+    /// Comma-separated `host:port` list of brokers, or `embedded` for an in-process development broker (events never leave the process); required with the Kafka backend
     bootstrap_servers: Option<Vec<String>> = None;
         env BOOTSTRAP_SERVERS = "KAFKA_BOOTSTRAP_SERVERS";
         parse parse::some(parse::list);
@@ -105,22 +105,39 @@ metrics_core::settings! {
         }
 }
 
+/// The `KAFKA_BOOTSTRAP_SERVERS` value that chooses the embedded development broker.
+pub const EMBEDDED: &str = "embedded";
+
 impl KafkaConfig {
-    /// A builder with every default: the embedded development broker.
+    /// A builder with every default; no brokers yet: set
+    /// [`bootstrap_servers`](KafkaConfigBuilder::bootstrap_servers), or choose
+    /// [`embedded_broker`](KafkaConfigBuilder::embedded_broker) for development.
     pub fn builder() -> KafkaConfigBuilder {
         KafkaConfigBuilder::default()
     }
 
-    /// Whether the embedded development broker is used (no bootstrap servers).
+    /// Whether the embedded development broker was chosen (`KAFKA_BOOTSTRAP_SERVERS=embedded`).
     pub fn is_embedded(&self) -> bool {
-        self.bootstrap_servers().is_none()
+        self.values.is_embedded()
+    }
+
+    /// The brokers of a real cluster: `None` when unset or embedded.
+    pub fn brokers(&self) -> Option<&[String]> {
+        self.bootstrap_servers().filter(|_| !self.is_embedded())
+    }
+}
+
+impl KafkaValues {
+    fn is_embedded(&self) -> bool {
+        matches!(self.bootstrap_servers.as_deref(), Some([only]) if only == EMBEDDED)
     }
 }
 
 impl KafkaConfigBuilder {
-    /// Unsets `KAFKA_BOOTSTRAP_SERVERS`: run the embedded development broker.
+    /// Chooses the embedded development broker (`KAFKA_BOOTSTRAP_SERVERS=embedded`): an
+    /// in-process broker, for examples and tests; events never leave the process.
     pub fn embedded_broker(mut self) -> Self {
-        self.values.bootstrap_servers = None;
+        self.values.bootstrap_servers = Some(vec![EMBEDDED.to_owned()]);
         self
     }
 
@@ -252,15 +269,27 @@ impl KafkaValues {
     }
 
     fn check_values(&self, p: &mut Vec<ConfigError>) {
-        if let Some(servers) = &self.bootstrap_servers {
+        if let Some(servers) = self
+            .bootstrap_servers
+            .as_ref()
+            .filter(|_| !self.is_embedded())
+        {
             if servers.is_empty() {
                 p.push(ConfigError::invalid(
                     &kafka_vars::BOOTSTRAP_SERVERS,
-                    "is an empty list: list at least one broker as host:port, or leave it unset \
-                     to run the embedded development broker",
+                    format!(
+                        "is an empty list: list at least one broker as host:port, or set it to \
+                         {EMBEDDED} for the in-process development broker"
+                    ),
                 ));
             }
-            for server in servers {
+            if servers.len() > 1 && servers.iter().any(|s| s == EMBEDDED) {
+                p.push(ConfigError::invalid(
+                    &kafka_vars::BOOTSTRAP_SERVERS,
+                    format!("{EMBEDDED} stands alone: it is not a broker to list with others"),
+                ));
+            }
+            for server in servers.iter().filter(|s| *s != EMBEDDED) {
                 if let Err(why) = address::check_server(server) {
                     p.push(ConfigError::invalid(
                         &kafka_vars::BOOTSTRAP_SERVERS,
@@ -336,12 +365,12 @@ impl KafkaValues {
         let protocol = self.security_protocol;
         let is = format!("{} is {protocol}", SECURITY_PROTOCOL.label());
 
-        if self.bootstrap_servers.is_none() && protocol != SecurityProtocol::Plaintext {
+        if self.is_embedded() && protocol != SecurityProtocol::Plaintext {
             p.push(ConfigError::combination(
                 &[&SECURITY_PROTOCOL, &BOOTSTRAP_SERVERS],
                 format!(
-                    "{is} but {} is unset, so the embedded development broker would be used, and \
-                     it only speaks PLAINTEXT: set {} to your cluster's brokers, or unset {}",
+                    "{is} but {} is {EMBEDDED}, and the embedded development broker only speaks \
+                     PLAINTEXT: set {} to your cluster's brokers, or unset {}",
                     BOOTSTRAP_SERVERS.label(),
                     BOOTSTRAP_SERVERS.name,
                     SECURITY_PROTOCOL.name

@@ -41,10 +41,11 @@ fn sasl(protocol: &'static str) -> Vec<(&'static str, &'static str)> {
 }
 
 #[test]
-fn defaults_are_the_embedded_broker_and_documented() {
+fn defaults_have_no_broker_and_are_documented() {
     let k = ok(&[]);
     assert_eq!(k.bootstrap_servers(), None);
-    assert!(k.is_embedded());
+    assert!(!k.is_embedded());
+    assert_eq!(k.brokers(), None);
     assert_eq!(k.security_protocol(), SecurityProtocol::Plaintext);
     assert_eq!(k.cluster_ca_path(), None);
     assert_eq!(k.sasl_mechanism(), None);
@@ -447,16 +448,53 @@ fn secure_protocols_need_a_real_cluster() {
     let ca = TempFile::pem("ca");
     assert_contains(
         &err(&[
+            ("KAFKA_BOOTSTRAP_SERVERS", "embedded"),
             ("KAFKA_SECURITY_PROTOCOL", "SSL"),
             ("KAFKA_CLUSTER_CA_PATH", ca.text()),
         ]),
         &[
             "KAFKA_SECURITY_PROTOCOL (security_protocol) is SSL",
-            "KAFKA_BOOTSTRAP_SERVERS (bootstrap_servers) is unset",
-            "embedded",
-            "PLAINTEXT",
+            "KAFKA_BOOTSTRAP_SERVERS (bootstrap_servers) is embedded",
+            "only speaks PLAINTEXT",
         ],
     );
+}
+
+#[test]
+fn embedded_is_chosen_by_name_and_stands_alone() {
+    let k = ok(&[("KAFKA_BOOTSTRAP_SERVERS", "embedded")]);
+    assert!(k.is_embedded());
+    assert_eq!(k.brokers(), None);
+    assert!(
+        KafkaConfig::builder()
+            .embedded_broker()
+            .build()
+            .unwrap()
+            .is_embedded()
+    );
+    assert_contains(
+        &err(&[("KAFKA_BOOTSTRAP_SERVERS", "kafka:9092,embedded")]),
+        &["KAFKA_BOOTSTRAP_SERVERS", "embedded stands alone"],
+    );
+}
+
+#[test]
+fn the_kafka_backend_needs_brokers_or_the_embedded_choice() {
+    let registry = crate::config::RegistryConfig::builder().build().unwrap();
+    let e = crate::config::check(&ok(&[]), &registry)
+        .unwrap_err()
+        .to_string();
+    assert_contains(
+        &e,
+        &[
+            "KAFKA_BOOTSTRAP_SERVERS (bootstrap_servers) is unset",
+            "host:port",
+            "to embedded",
+            "METRICS_ENABLED=false",
+        ],
+    );
+    let embedded = ok(&[("KAFKA_BOOTSTRAP_SERVERS", "embedded")]);
+    crate::config::check(&embedded, &registry).expect("the embedded stack needs nothing else");
 }
 
 #[test]
@@ -545,14 +583,13 @@ fn client_properties_map_every_setting_and_the_producer_adds_its_own() {
     assert_eq!(get("allow.auto.create.topics"), Some("false"));
     assert_eq!(get("client.id"), Some("app"));
     assert_eq!(get("test.mock.num.brokers"), None);
+    let embedded = ok(&[("KAFKA_BOOTSTRAP_SERVERS", "embedded")]).producer_properties("app");
     assert_eq!(
-        ok(&[])
-            .producer_properties("app")
-            .get("test.mock.num.brokers")
-            .map(String::as_str),
+        embedded.get("test.mock.num.brokers").map(String::as_str),
         Some("1"),
         "the embedded broker"
     );
+    assert_eq!(embedded.get("bootstrap.servers"), None, "no broker to name");
 }
 
 #[test]

@@ -71,7 +71,7 @@ impl KafkaConfig {
         let mut set = |k: &str, v: String| {
             out.insert(k.to_owned(), v);
         };
-        if let Some(servers) = self.bootstrap_servers() {
+        if let Some(servers) = self.brokers() {
             set("bootstrap.servers", servers.join(","));
         }
         set(

@@ -12,7 +12,8 @@ mod registry_url;
 use metrics_core::ConfigError;
 
 pub use kafka::{
-    ExtraProperties, KafkaConfig, KafkaConfigBuilder, SaslMechanism, SecurityProtocol, kafka_vars,
+    EMBEDDED, ExtraProperties, KafkaConfig, KafkaConfigBuilder, SaslMechanism, SecurityProtocol,
+    kafka_vars,
 };
 pub use registry::{
     CompatibilityLevel, RegistryAuth, RegistryConfig, RegistryConfigBuilder, registry_vars,
@@ -30,7 +31,32 @@ const LIBRDKAFKA_MAX_INT: u64 = i32::MAX as u64;
 ///
 /// Every problem of both groups, at once.
 pub fn check(kafka: &KafkaConfig, registry: &RegistryConfig) -> Result<(), ConfigError> {
-    let together = if kafka.bootstrap_servers().is_some() && !registry.url_is_set() {
+    check_with(kafka, registry, true)
+}
+
+/// [`check`], without requiring `KAFKA_BOOTSTRAP_SERVERS` when `brokers_required` is false
+/// (a producer handed in knows its brokers).
+pub(crate) fn check_with(
+    kafka: &KafkaConfig,
+    registry: &RegistryConfig,
+    brokers_required: bool,
+) -> Result<(), ConfigError> {
+    let servers = &kafka_vars::BOOTSTRAP_SERVERS;
+    let brokers = if brokers_required && kafka.bootstrap_servers().is_none() {
+        // As in Safir: a deployment that lost this variable must not look healthy while
+        // its events go nowhere.
+        Err(ConfigError::invalid(
+            servers,
+            format!(
+                "is unset: set it to your Kafka brokers (host:port, comma-separated), or to \
+                 {EMBEDDED} to run an in-process development broker (events never leave the \
+                 process); or disable the Kafka backend with METRICS_ENABLED=false"
+            ),
+        ))
+    } else {
+        Ok(())
+    };
+    let together = if kafka.brokers().is_some() && !registry.url_is_set() {
         let (servers, url) = (&kafka_vars::BOOTSTRAP_SERVERS, &registry_vars::URL);
         Err(ConfigError::combination(
             &[servers, url],
@@ -45,7 +71,7 @@ pub fn check(kafka: &KafkaConfig, registry: &RegistryConfig) -> Result<(), Confi
     } else {
         Ok(())
     };
-    ConfigError::combine([kafka.validate(), registry.validate(), together])
+    ConfigError::combine([kafka.validate(), registry.validate(), brokers, together])
 }
 
 #[cfg(test)]
