@@ -22,12 +22,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use app_metrics::kafka::{EventConsumer, KafkaBackend, StartAt, registry};
+use app_metrics::kafka::{EventConsumer, StartAt, consumer_of};
 use app_metrics::monitoring::WebSensorLayer;
 use app_metrics::sensor::SensorDelegate;
 use app_metrics::{
     Config, ErrorChain, Event, EventEnum, EventManager, EventPayload, EventPublisher,
-    setup_monitoring,
+    make_consumer, make_manager, setup_monitoring,
 };
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -71,29 +71,21 @@ struct Args {
     warmup: u64,
 }
 
-/// A consumer of `topic` in the group `monitoring` (on the embedded broker when the
-/// manager runs one), reporting to `sensors`; it commits every half second.
+/// A consumer of the application's topic in the group `monitoring`, reporting to
+/// `sensors`; it commits every half second. On a real cluster it is built from the
+/// settings, as a separate reading application would be (its own registry client); on the
+/// embedded stack, which lives in the manager, from the manager.
 async fn consume(
     config: &Config,
-    backend: &KafkaBackend,
-    topic: String,
+    manager: &EventManager,
     sensors: Arc<SensorDelegate>,
 ) -> Result<EventConsumer, Box<dyn std::error::Error>> {
-    let mut kafka = config.kafka.clone();
-    let embedded = backend
-        .producer()
-        .and_then(|p| p.embedded_bootstrap_servers());
-    if let Some(bootstrap) = &embedded {
-        kafka = kafka.to_builder().bootstrap_servers([bootstrap]).build()?;
-    }
-    // A registry client of its own, as a separate consuming application would have (the
-    // embedded registry lives in the manager's backend: share that one).
-    let registry = match &embedded {
-        Some(_) => Arc::clone(backend.registry()),
-        None => registry::connect(&config.registry)?,
+    let builder = if config.kafka.is_embedded() {
+        consumer_of(manager)?
+    } else {
+        make_consumer(config)?
     };
-    let consumer = EventConsumer::builder(&kafka, registry)
-        .topic(topic)
+    let consumer = builder
         .start_at(StartAt::Beginning)
         .group("monitoring")
         .sensors(sensors)
@@ -112,24 +104,13 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             "KAFKA_BOOTSTRAP_SERVERS is unset: using the embedded development broker and registry (in-process; events never leave this process)"
         );
     }
-    let backend = Arc::new(KafkaBackend::from_config(
-        &config.metrics,
-        &config.kafka,
-        &config.registry,
-    )?);
-    let manager = EventManager::with_backend(&config.metrics, Arc::clone(&backend) as _);
+    let manager = make_manager(&config)?;
     let monitoring = setup_monitoring(&manager, &config.monitoring, Vec::new())?;
     manager.initialize().await?;
     let queries: EventPublisher<QueryEvent> = manager.create_publisher("query").await?;
     let consumed = Arc::new(AtomicU64::new(0));
     let reader = if args.consume {
-        let consumer = consume(
-            &config,
-            &backend,
-            manager.topic().to_owned(),
-            Arc::clone(manager.sensors()),
-        )
-        .await?;
+        let consumer = consume(&config, &manager, Arc::clone(manager.sensors())).await?;
         let counted = Arc::clone(&consumed);
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(async move {

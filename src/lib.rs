@@ -52,7 +52,7 @@ pub use metrics_kafka as kafka;
 
 /// The event manager the settings select, in Safir's order: Mock
 /// (`METRICS_ENABLED=false`, `METRICS_MOCK=true`), Noop (`METRICS_ENABLED=false`), else
-/// Kafka (the embedded development stack when `KAFKA_BOOTSTRAP_SERVERS` is unset).
+/// Kafka (the embedded development stack when `KAFKA_BOOTSTRAP_SERVERS=embedded`).
 ///
 /// # Errors
 ///
@@ -61,6 +61,32 @@ pub use metrics_kafka as kafka;
 #[cfg(feature = "kafka")]
 pub fn make_manager(config: &Config) -> Result<EventManager, EventError> {
     metrics_kafka::make_manager(&config.metrics, &config.kafka, &config.registry)
+}
+
+/// A consumer of the application's events topic from the same settings as
+/// [`make_manager`], for an application that only reads: the cluster, a registry client,
+/// the topic. Add a group, sensors or a start position, then `build()`. (In the process
+/// that publishes, [`kafka::consumer_of`] reads the manager's own cluster, the embedded
+/// development broker included.)
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let config = app_metrics::Config::from_env()?;
+/// let consumer = app_metrics::make_consumer(&config)?.group("dashboards").build().await?;
+/// while let Some(message) = consumer.recv().await? {
+///     println!("{}", message.decode().await?.to_json());
+/// }
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+///
+/// As [`kafka::make_consumer`].
+#[cfg(feature = "kafka")]
+pub fn make_consumer(
+    config: &Config,
+) -> Result<kafka::consumer::EventConsumerBuilder, kafka::consumer::ConsumeError> {
+    metrics_kafka::make_consumer(&config.metrics, &config.kafka, &config.registry)
 }
 
 /// The event manager the settings select: Mock (`METRICS_ENABLED=false`,

@@ -386,3 +386,86 @@ async fn the_last_message_processed_is_committed_while_the_consumer_waits_for_mo
     assert_eq!(monitor.snapshot().events_total, 5);
     reading.abort();
 }
+
+#[tokio::test]
+async fn a_consumer_of_a_managers_embedded_stack_reads_what_it_published() {
+    let config = app_metrics::Config::embedded(
+        app_metrics::MetricsConfig::builder("consumer_of")
+            .build()
+            .unwrap(),
+    );
+    let manager = app_metrics::make_manager(&config).unwrap();
+    manager.initialize().await.unwrap();
+    let queries = manager
+        .create_publisher::<QueryEvent>("query")
+        .await
+        .unwrap();
+    for i in 0..12 {
+        queries.publish(roundtrip::query(i)).unwrap();
+    }
+    assert_eq!(manager.flush(TIMEOUT).await.unwrap().undelivered, 0);
+
+    // A reading application cannot reach another process's embedded broker: said so.
+    let error = app_metrics::make_consumer(&config).unwrap_err().to_string();
+    assert!(error.contains("consumer_of(&manager)"), "{error}");
+
+    let consumer = app_metrics::kafka::consumer_of(&manager)
+        .unwrap()
+        .start_at(StartAt::Beginning)
+        .stop_at_end(true)
+        .build()
+        .await
+        .unwrap();
+    let mut rows = Vec::new();
+    while let Some(message) = tokio::time::timeout(TIMEOUT, consumer.recv())
+        .await
+        .unwrap()
+        .unwrap()
+    {
+        rows.push(
+            message
+                .decode_as::<QueryEvent>()
+                .await
+                .unwrap()
+                .payload
+                .rows,
+        );
+    }
+    let expected: Vec<i64> = (0..12).map(|i| roundtrip::query(i).rows).collect();
+    assert_eq!(rows, expected);
+    manager.close(TIMEOUT).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_consumer_from_the_settings_reads_the_applications_topic() {
+    use app_metrics::config::{KafkaConfig, RegistryConfig};
+    let mut config = app_metrics::Config::new(
+        app_metrics::MetricsConfig::builder("reader")
+            .build()
+            .unwrap(),
+    );
+    config.kafka = KafkaConfig::builder()
+        .bootstrap_servers(["127.0.0.1:9"])
+        .build()
+        .unwrap();
+    config.registry = RegistryConfig::builder()
+        .url("http://127.0.0.1:9")
+        .build()
+        .unwrap();
+    // Subscribing in a group contacts no broker yet.
+    let consumer = app_metrics::make_consumer(&config)
+        .unwrap()
+        .group("readers")
+        .build()
+        .await
+        .unwrap();
+    let shown = format!("{consumer:?}");
+    assert!(
+        shown.contains("lsst.square.metrics.events.reader"),
+        "{shown}"
+    );
+    // Without brokers, the same error as the manager's.
+    config.kafka = KafkaConfig::builder().build_unchecked();
+    let error = app_metrics::make_consumer(&config).unwrap_err().to_string();
+    assert!(error.contains("KAFKA_BOOTSTRAP_SERVERS"), "{error}");
+}

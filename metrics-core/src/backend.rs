@@ -187,7 +187,7 @@ pub trait EventSink: Send + Sync + Debug {
 }
 
 /// A destination for events: implemented by the Kafka, Noop and Mock backends.
-pub trait EventBackend: Send + Sync + Debug + 'static {
+pub trait EventBackend: Any + Send + Sync + Debug {
     /// Connects and checks whatever the backend needs before publishers are created; the
     /// default needs nothing.
     fn initialize(&self) -> BoxFuture<'_, Result<(), EventError>> {

@@ -16,6 +16,7 @@ use metrics_core::{
 };
 
 use crate::config::{self, KafkaConfig, RegistryConfig};
+use crate::consumer::{ConsumeError, EventConsumer, EventConsumerBuilder};
 use crate::error::Error;
 use crate::producer::{DeliveryStats, KafkaProducer};
 use crate::registration::retry_in_background;
@@ -185,6 +186,29 @@ impl KafkaBackend {
             .kafka(kafka)
             .registry(registry)
             .build()
+    }
+
+    /// A consumer of this backend's topic on its cluster (the embedded development broker
+    /// included), decoding through its registry client, with its cluster settings.
+    ///
+    /// # Errors
+    ///
+    /// The backend was closed (its embedded broker with it).
+    pub fn consumer(&self) -> Result<EventConsumerBuilder, ConsumeError> {
+        let inner = &self.inner;
+        let mut kafka = inner.kafka.clone();
+        if kafka.is_embedded() {
+            let bootstrap = self
+                .producer()
+                .and_then(|p| p.embedded_bootstrap_servers())
+                .ok_or_else(|| {
+                    ConsumeError::Settings(
+                        "the manager was closed, and its embedded broker with it".into(),
+                    )
+                })?;
+            kafka = kafka.to_builder().bootstrap_servers([bootstrap]).build()?;
+        }
+        Ok(EventConsumer::builder(&kafka, Arc::clone(&inner.registry)).topic(inner.topic.clone()))
     }
 
     /// Delivery counters.

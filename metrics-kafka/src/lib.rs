@@ -21,6 +21,8 @@ use std::sync::Arc;
 use metrics_core::config::{BackendKind, MetricsConfig};
 use metrics_core::{EventError, EventManager};
 
+use consumer::EventConsumerBuilder;
+
 pub use backend::{KafkaBackend, KafkaBackendBuilder};
 pub use config::{KafkaConfig, RegistryConfig};
 pub use consumer::{
@@ -36,7 +38,7 @@ pub use rdkafka;
 
 /// The event manager the settings select, in Safir's order: Mock
 /// (`METRICS_ENABLED=false`, `METRICS_MOCK=true`), Noop (`METRICS_ENABLED=false`), else
-/// Kafka (the embedded development stack when `KAFKA_BOOTSTRAP_SERVERS` is unset).
+/// Kafka (the embedded development stack when `KAFKA_BOOTSTRAP_SERVERS=embedded`).
 ///
 /// # Errors
 ///
@@ -54,4 +56,61 @@ pub fn make_manager(
             Arc::new(KafkaBackend::from_config(metrics, kafka, registry)?),
         ),
     })
+}
+
+/// A consumer of the application's events topic (`{prefix}.{application}`) from the same
+/// settings as [`make_manager`]: the cluster (`KAFKA_*`, TLS and SASL included) and a
+/// Schema Registry client (`SCHEMA_MANAGER_*`). Add a group, sensors or a start position,
+/// then `build()`.
+///
+/// ```
+/// use metrics_core::MetricsConfig;
+/// use metrics_kafka::config::{KafkaConfig, RegistryConfig};
+///
+/// let metrics = MetricsConfig::builder("myapp").build()?;
+/// let kafka = KafkaConfig::builder().bootstrap_servers(["kafka:9092"]).build()?;
+/// let registry = RegistryConfig::builder().url("http://registry:8081").build()?;
+/// let consumer = metrics_kafka::make_consumer(&metrics, &kafka, &registry)?.group("dashboards");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// The settings are invalid, the registry client cannot be set up, or the settings choose
+/// the embedded development broker: it lives inside the process that publishes (use
+/// [`consumer_of`] with that process's manager).
+pub fn make_consumer(
+    metrics: &MetricsConfig,
+    kafka: &KafkaConfig,
+    registry: &RegistryConfig,
+) -> Result<EventConsumerBuilder, ConsumeError> {
+    config::check(kafka, registry)?;
+    if kafka.is_embedded() {
+        return Err(ConsumeError::Settings(format!(
+            "KAFKA_BOOTSTRAP_SERVERS is {}: the embedded development broker lives inside \
+             the process that publishes; build the consumer there with consumer_of(&manager)",
+            config::EMBEDDED
+        )));
+    }
+    let client = registry::connect(registry).map_err(ConsumeError::Registry)?;
+    Ok(EventConsumer::builder(kafka, client).topic(metrics.topic()))
+}
+
+/// A consumer of `manager`'s events topic on the manager's own cluster (the embedded
+/// development broker included), decoding through the manager's registry client.
+///
+/// # Errors
+///
+/// The manager has no Kafka backend (Noop, Mock: nothing is published to read), or it
+/// was closed.
+pub fn consumer_of(manager: &EventManager) -> Result<EventConsumerBuilder, ConsumeError> {
+    let backend: &dyn std::any::Any = manager.backend().as_ref();
+    let backend = backend.downcast_ref::<KafkaBackend>().ok_or_else(|| {
+        ConsumeError::Settings(
+            "the manager has no Kafka backend (METRICS_ENABLED=false): nothing is published \
+                 to consume"
+                .into(),
+        )
+    })?;
+    backend.consumer()
 }

@@ -43,6 +43,20 @@ pub struct EventConsumerBuilder {
     log_interval: Duration,
 }
 
+impl std::fmt::Debug for EventConsumerBuilder {
+    /// The client properties by name only: their values may hold a SASL password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventConsumerBuilder")
+            .field("properties", &self.properties.keys().collect::<Vec<_>>())
+            .field("topics", &self.topics)
+            .field("group", &self.group)
+            .field("start", &self.start)
+            .field("stop_at_end", &self.stop_at_end)
+            .field("commit_interval", &self.commit_interval)
+            .finish_non_exhaustive()
+    }
+}
+
 impl EventConsumerBuilder {
     /// The defaults: no group, start at the end, wait for new messages, no sensors.
     pub(super) fn new(

@@ -66,6 +66,12 @@ pub enum ConsumeError {
     /// The builder's settings do not go together.
     #[error("consumer settings: {0}")]
     Settings(String),
+    /// The Kafka or registry settings are invalid.
+    #[error(transparent)]
+    Config(#[from] metrics_core::ConfigError),
+    /// The registry client could not be set up.
+    #[error("cannot set up the Schema Registry client: {0}")]
+    Registry(#[source] crate::registry::RegistryError),
     /// A blocking Kafka client call panicked or was cancelled.
     #[error("kafka consumer: a blocking client call panicked or was cancelled")]
     Unanswered,
@@ -263,7 +269,7 @@ impl EventConsumer {
         let started = Instant::now();
         blocking(move || {
             drop(inner);
-            Ok(())
+            Ok::<(), ConsumeError>(())
         })
         .await?;
         tracing::debug!(took = ?started.elapsed(), "consumer closed");
