@@ -2,6 +2,10 @@
 //! close. Registration lives in `registration`, the per-event sink in `sink`; the failure
 //! policy they follow is described in `docs/architecture.md`.
 
+// Registration belongs to the backend: it works on the backend's state.
+#[path = "registration.rs"]
+mod registration;
+
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -15,13 +19,14 @@ use metrics_core::{
     DeliveryReport, ErrorChain, EventBackend, EventDescriptor, EventError, EventSink,
 };
 
+use crate::blocking::blocking;
 use crate::config::{self, KafkaConfig, RegistryConfig};
 use crate::consumer::{ConsumeError, EventConsumer, EventConsumerBuilder};
 use crate::error::Error;
 use crate::producer::{DeliveryStats, KafkaProducer};
-use crate::registration::retry_in_background;
 use crate::registry::{self, SchemaRegistry};
 use crate::sink::{KafkaSink, Settled, SinkParts};
+use registration::retry_in_background;
 
 /// Publishes events to Kafka with schemas in a Schema Registry.
 ///
@@ -293,31 +298,6 @@ impl BackendInner {
 
 /// How long one step of a flush waits for delivery reports.
 const FLUSH_STEP: Duration = Duration::from_millis(1);
-
-/// An error for blocking client work that never answered (it panicked or was cancelled).
-pub(crate) trait Unanswered {
-    /// The error.
-    fn unanswered() -> Self;
-}
-
-impl Unanswered for EventError {
-    fn unanswered() -> Self {
-        Error::NoAnswer {
-            step: "a blocking Kafka client call panicked or was cancelled",
-            waited: Duration::ZERO,
-        }
-        .into()
-    }
-}
-
-/// Runs blocking client work (metadata, flush, commits, watermarks) off the async threads.
-pub(crate) async fn blocking<T: Send + 'static, E: Unanswered + Send + 'static>(
-    work: impl FnOnce() -> Result<T, E> + Send + 'static,
-) -> Result<T, E> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .unwrap_or_else(|_| Err(E::unanswered()))
-}
 
 impl EventBackend for KafkaBackend {
     fn initialize(&self) -> BoxFuture<'_, Result<(), EventError>> {

@@ -3,12 +3,12 @@
 //! embedded development stack. `docs/architecture.md` maps the modules.
 
 pub mod backend;
+mod blocking;
 pub mod config;
 pub mod consumer;
 pub mod error;
 pub mod framing;
 pub mod producer;
-mod registration;
 pub mod registry;
 mod sink;
 pub mod topic;

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use metrics_core::sensor::{RegistryCall, RegistryOperation};
 use metrics_core::{ErrorChain, EventError};
 
-use crate::backend::{BackendInner, blocking};
+use super::BackendInner;
+use crate::blocking::blocking;
 use crate::error::Error;
 use crate::registry::RegistryError;
 use crate::sink::{KafkaSink, Settled};

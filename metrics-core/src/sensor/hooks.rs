@@ -175,8 +175,8 @@ pub struct Encoded<'a> {
     pub event: &'a str,
     /// Size of the Avro body in bytes.
     pub bytes: usize,
-    /// How long encoding took, measured for one encode in
-    /// [`ENCODE_TIMING_SAMPLE`](super::ENCODE_TIMING_SAMPLE) per thread: reading the clock
+    /// How long encoding took, measured for the first encode of each event type and then
+    /// one in [`ENCODE_TIMING_SAMPLE`](super::ENCODE_TIMING_SAMPLE): reading the clock
     /// around every encode would cost about as much as the encode itself.
     pub elapsed: Option<Duration>,
 }

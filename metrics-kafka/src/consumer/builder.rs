@@ -11,7 +11,7 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 
 use super::context::ConsumerHooks;
 use super::{ConsumeError, EventConsumer, EventDecoder, Inner, Timers, client_error};
-use crate::backend::blocking;
+use crate::blocking::blocking;
 use crate::config::to_client_config;
 use crate::registry::SchemaRegistry;
 

@@ -21,7 +21,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::backend::{Unanswered, blocking};
+use crate::blocking::{Unanswered, blocking};
 use crate::config::KafkaConfig;
 use crate::registry::{MemorySchemaRegistry, SchemaRegistry};
 use context::ConsumerHooks;
