@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::any::Any;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -436,9 +435,6 @@ impl EventSink for FailingSink {
     }
     fn send_confirmed(&self, _: &dyn OutgoingEvent) -> BoxFuture<'static, Result<(), EventError>> {
         Box::pin(async { Err(failure(ErrorKind::Delivery, "broker down")) })
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
 

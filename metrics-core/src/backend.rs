@@ -158,7 +158,7 @@ impl std::fmt::Display for DroppedEvents {
 }
 
 /// Where the events of one publisher go.
-pub trait EventSink: Send + Sync + Debug {
+pub trait EventSink: Any + Send + Sync + Debug {
     /// Queues the event and returns at once (fire-and-forget).
     fn send(&self, event: &dyn OutgoingEvent) -> Result<(), EventError>;
 
@@ -181,9 +181,6 @@ pub trait EventSink: Send + Sync + Debug {
     fn schema_id(&self) -> Option<u32> {
         None
     }
-
-    /// For backends that expose more (the mock's recorded events).
-    fn as_any(&self) -> &dyn Any;
 }
 
 /// A destination for events: implemented by the Kafka, Noop and Mock backends.

@@ -429,10 +429,7 @@ impl<P: EventPayload> EventPublisher<P> {
     /// The events recorded by the mock backend (`METRICS_MOCK=true`), with Safir-style
     /// assertions; `None` with any other backend.
     pub fn published(&self) -> Option<MockEvents> {
-        self.inner
-            .sink
-            .as_any()
-            .downcast_ref::<MockSink>()
-            .map(MockSink::events)
+        let sink: &dyn std::any::Any = self.inner.sink.as_ref();
+        sink.downcast_ref::<MockSink>().map(MockSink::events)
     }
 }

@@ -1,7 +1,6 @@
 //! The mock backend (`METRICS_MOCK=true`): records every published event for test
 //! assertions, with Safir's `assert_published` family and `ANY` / `NOT_NONE` wildcards.
 
-use std::any::Any;
 use std::fmt::{self, Write as _};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -60,10 +59,6 @@ impl EventSink for MockSink {
     fn send(&self, event: &dyn OutgoingEvent) -> Result<(), EventError> {
         self.record(event);
         Ok(())
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
 

@@ -1,7 +1,6 @@
 //! The no-op backend (`METRICS_ENABLED=false`): events are built and validated, then
 //! dropped.
 
-use std::any::Any;
 use std::sync::Arc;
 
 use crate::backend::{BoxFuture, EventBackend, EventDescriptor, EventSink, OutgoingEvent};
@@ -36,9 +35,5 @@ impl EventSink for NoopSink {
         let started = self.sensors.observe(event);
         self.sensors.completed(started, -1, -1);
         Ok(())
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }

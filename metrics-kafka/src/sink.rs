@@ -5,7 +5,6 @@
 //! Its state is [`Settled`], set once: empty while pending, then ready (with the schema
 //! id), failed for good, or closed. The hot path reads it with one atomic load.
 
-use std::any::Any;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt;
@@ -345,9 +344,5 @@ impl EventSink for KafkaSink {
             Some(Settled::Ready(id)) => Some(*id),
             _ => None,
         }
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
