@@ -364,7 +364,8 @@ def run(args, work, processes, graphite):
             expr = target["expr"].replace("$__rate_interval", "1m").replace("$job", ".+")
             result = prometheus.query(expr)
             finite = [s for s in result if math.isfinite(float(s["value"][1]))]
-            answers[f"dashboard: {panel['title']}"] = [
+            legend = target.get("legendFormat") or target.get("refId", "")
+            answers[f"dashboard: {panel['title']} / {legend}"] = [
                 (s["metric"], s["value"][1]) for s in result][:4]
             if not finite:
                 empty.append(f"{panel['title']}: {expr}")
