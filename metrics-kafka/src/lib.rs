@@ -26,8 +26,8 @@ use consumer::EventConsumerBuilder;
 pub use backend::{KafkaBackend, KafkaBackendBuilder};
 pub use config::{KafkaConfig, RegistryConfig};
 pub use consumer::{
-    ConsumeError, DecodeFailure, DecodedEvent, EventConsumer, EventDecoder, MessageError,
-    RawMessage, Received, StartAt,
+    ConsumeError, DecodedEvent, EventConsumer, EventDecoder, FrameError, MessageError, RawMessage,
+    Received, StartAt,
 };
 pub use error::Error;
 pub use producer::{DeliveryStats, KafkaProducer};

@@ -31,7 +31,7 @@ use context::ConsumerHooks;
 const HOUSEKEEPING_TICK: Duration = Duration::from_millis(200);
 
 pub use builder::{EventConsumerBuilder, StartAt};
-pub use decoder::{DecodeFailure, DecodedEvent, EventDecoder, WriterSchema};
+pub use decoder::{DecodedEvent, EventDecoder, FrameError, WriterSchema};
 pub use received::{MessageError, RawMessage, Received};
 
 /// Why the consumer could not be set up or read.

@@ -8,12 +8,11 @@ use std::time::Instant;
 
 use metrics_core::decode::{Event, EventDecode};
 use metrics_core::sensor::{
-    DecodeFailure as FailureInfo, Decoded, MessageIn, MessageState, Paired, StreamEvent,
-    TopicPartition,
+    DecodeFailure, Decoded, MessageIn, MessageState, Paired, StreamEvent, TopicPartition,
 };
 
 use super::Inner;
-use super::decoder::{DecodeFailure, DecodedEvent};
+use super::decoder::{DecodedEvent, FrameError};
 
 /// One message read from a topic, undecoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,7 +63,7 @@ pub struct MessageError {
     pub offset: i64,
     /// Why it could not be decoded.
     #[source]
-    pub failure: DecodeFailure,
+    pub failure: FrameError,
 }
 
 /// A message handed out by [`EventConsumer::recv`](super::EventConsumer::recv).
@@ -103,7 +102,7 @@ impl Received {
     /// Runs `decode` between the decode hooks; a failure is reported and located.
     async fn decoding<T>(
         &self,
-        decode: impl Future<Output = Result<T, DecodeFailure>>,
+        decode: impl Future<Output = Result<T, FrameError>>,
         schema_id: impl Fn(&T) -> u32,
     ) -> Result<T, MessageError> {
         let started = self
@@ -119,7 +118,7 @@ impl Received {
                 schema_id: schema_id(value),
                 at: Instant::now(),
             }),
-            (Err(failure), Some(started)) => started.failed(&FailureInfo {
+            (Err(failure), Some(started)) => started.failed(&DecodeFailure {
                 tp,
                 offset: self.message.offset,
                 kind: failure.kind,
