@@ -34,10 +34,10 @@ macro_rules! log_at {
 /// Logs one line of the sensor: structured fields, or one formatted message (another
 /// target or format).
 macro_rules! sensor_log {
-    ($sensor:expr, $level:expr, $message:literal $(, $name:ident = $value:expr)* $(,)?) => {{
+    ($sensor:expr, $level:expr, $message:expr $(, $name:ident = $value:expr)* $(,)?) => {{
         let sensor: &LoggingSensor = $sensor;
         if sensor.structured() {
-            log_at!($level, $($name = $value,)* $message);
+            log_at!($level, $($name = $value,)* "{}", $message);
         } else {
             sensor.emit_text($level, $message, &[$((stringify!($name), &$value as &dyn Display)),*]);
         }
@@ -110,24 +110,20 @@ impl LoggingSensor {
     /// Logs a message read (Faust's helper of the same name), at the sensor's level,
     /// whatever its detail.
     pub fn log_message_in(&self, message: &MessageIn<'_>) {
-        sensor_log!(
-            self,
-            self.level,
-            "message in",
-            topic = message.tp.topic,
-            partition = message.tp.partition,
-            offset = message.offset,
-            bytes = message.size
-        );
+        self.log_message("message in", message);
     }
 
     /// Logs a message done with (Faust's helper of the same name), at the sensor's level,
     /// whatever its detail.
     pub fn log_message_out(&self, message: &MessageIn<'_>) {
+        self.log_message("message out", message);
+    }
+
+    fn log_message(&self, what: &str, message: &MessageIn<'_>) {
         sensor_log!(
             self,
             self.level,
-            "message out",
+            what,
             topic = message.tp.topic,
             partition = message.tp.partition,
             offset = message.offset,

@@ -159,7 +159,6 @@ impl Sensor for Monitor {
     }
 
     fn on_assignment_completed(&self, state: AssignmentState, at: Instant) -> SensorResult {
-        self.assignments.fetch_add(1, Ordering::Relaxed);
         self.latencies
             .get(LatencyKind::Assignment)
             .record(state.elapsed(at));

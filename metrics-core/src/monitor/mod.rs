@@ -212,7 +212,6 @@ pub struct Monitor {
     commits: AtomicU64,
     commit_errors: AtomicU64,
     rebalances: AtomicU64,
-    assignments: AtomicU64,
     assignment_errors: AtomicU64,
     http_responses: Labeled<(Box<str>, Box<str>, u16)>,
     offsets: PartitionOffsets,
@@ -366,7 +365,6 @@ impl Monitor {
             commits: AtomicU64::new(0),
             commit_errors: AtomicU64::new(0),
             rebalances: AtomicU64::new(0),
-            assignments: AtomicU64::new(0),
             assignment_errors: AtomicU64::new(0),
             http_responses: Labeled::new(),
             offsets: PartitionOffsets::new(),
@@ -467,6 +465,7 @@ impl Monitor {
                 .insert(status, n);
         }
         let stats = |kind| self.latencies.get(kind).stats();
+        let assignment = stats(LatencyKind::Assignment);
         MonitorSnapshot {
             messages_sent: sent,
             messages_sent_by_topic: sent_by_topic,
@@ -503,7 +502,8 @@ impl Monitor {
             commits: load(&self.commits),
             commit_errors: load(&self.commit_errors),
             rebalances: load(&self.rebalances),
-            assignments: load(&self.assignments),
+            // Each completed assignment records one latency.
+            assignments: assignment.total,
             assignment_errors: load(&self.assignment_errors),
             http_responses_by_status: by_status,
             http_responses: http,
@@ -517,7 +517,7 @@ impl Monitor {
             commit_latency_seconds: stats(LatencyKind::Commit),
             rebalance_return_seconds: stats(LatencyKind::RebalanceReturn),
             rebalance_end_seconds: stats(LatencyKind::RebalanceEnd),
-            assignment_latency_seconds: stats(LatencyKind::Assignment),
+            assignment_latency_seconds: assignment,
             http_response_seconds: stats(LatencyKind::Http),
             custom: self.custom.snapshot(),
         }
