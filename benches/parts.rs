@@ -21,7 +21,7 @@ fn parts(c: &mut Criterion) {
     group.bench_function("uuid_avro_text", |b| {
         b.iter(|| {
             buf.clear();
-            app_metrics::payload::write_uuid(&mut buf, black_box(&uuid));
+            app_metrics::field::write_uuid(&mut buf, black_box(&uuid));
         })
     });
     let mut frame = framing::header(42).to_vec();

@@ -5,8 +5,9 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Instant;
 
+use app_metrics::monitoring::Monitor;
+use app_metrics::sensor::Sensor;
 use app_metrics::sensor::{Delivered, SendInfo, SensorDelegate};
-use app_metrics::{Monitor, Sensor};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 /// One event type for every hook call of these tests.
@@ -36,8 +37,8 @@ fn hooks(c: &mut Criterion) {
     let empty = SensorDelegate::new();
     group.bench_function("no_sensor", |b| {
         b.iter(|| {
-            if let Some(started) = empty.send_initiated(black_box(&send)) {
-                started.completed(&done);
+            if let Some(started) = empty.on_send_initiated(black_box(&send)) {
+                started.on_send_completed(&done);
             }
         })
     });
@@ -54,8 +55,8 @@ fn hooks(c: &mut Criterion) {
     delegate.add(monitor.clone());
     group.bench_function("delegate_with_monitor", |b| {
         b.iter(|| {
-            if let Some(started) = delegate.send_initiated(black_box(&send)) {
-                started.completed(&done);
+            if let Some(started) = delegate.on_send_initiated(black_box(&send)) {
+                started.on_send_completed(&done);
             }
         })
     });

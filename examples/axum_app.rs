@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app_metrics::monitoring::{Monitoring, WebSensorLayer};
+use app_metrics::sensor::SensorDelegate;
 use app_metrics::{
     Config, DeliveryReport, ErrorChain, EventEnum, EventError, EventMaker, EventManager,
     EventPayload, EventPublisher, make_manager, setup_monitoring,
@@ -104,12 +105,12 @@ async fn query(State(events): State<Arc<Events>>, Query(params): Query<QueryPara
 
 /// The application's router: its own routes, the monitoring endpoints, and the layer
 /// that reports every request to the sensors.
-pub fn app(events: Arc<Events>, manager: &EventManager, monitoring: &Monitoring) -> Router {
+pub fn app(events: Arc<Events>, monitoring: &Monitoring) -> Router {
     Router::new()
         .route("/query", get(query))
         .with_state(events)
         .merge(monitoring.router())
-        .layer(WebSensorLayer::new(Arc::clone(manager.sensors())))
+        .layer(WebSensorLayer::new(Arc::clone(monitoring.sensors())))
 }
 
 /// Everything the application starts with: manager, monitoring, events.
@@ -119,11 +120,13 @@ pub struct Started {
     pub events: Arc<Events>,
 }
 
-/// The start-up step (Safir's lifespan): the manager the settings select, monitoring
-/// attached, initialized, and the events container.
+/// The start-up step (Safir's lifespan): the application's sensor hub with monitoring
+/// attached, the manager the settings select reporting to it, initialized, and the events
+/// container.
 pub async fn start(config: &Config) -> Result<Started, BoxError> {
-    let manager = make_manager(config)?;
-    let monitoring = setup_monitoring(&manager, &config.monitoring, Vec::new())?;
+    let sensors = Arc::new(SensorDelegate::new());
+    let monitoring = setup_monitoring(&sensors, config.metrics.application(), &config.monitoring)?;
+    let manager = make_manager(config, &sensors)?;
     manager.initialize().await?;
     let events = manager.make_events::<Events>().await?;
     Ok(Started {
@@ -147,7 +150,7 @@ pub async fn serve(
         monitoring,
         events,
     } = started;
-    let router = app(events, &manager, &monitoring);
+    let router = app(events, &monitoring);
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await?;

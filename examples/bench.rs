@@ -19,7 +19,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use apache_avro::writer::datum::GenericDatumWriter;
-use app_metrics::config::{Config, KafkaConfig, MetricsConfig, MonitoringConfig, RegistryConfig};
+use app_metrics::Config;
+use app_metrics::config::{KafkaConfig, MetricsConfig, MonitoringConfig, RegistryConfig};
 use app_metrics::kafka::rdkafka::config::ClientConfig;
 use app_metrics::kafka::rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use app_metrics::kafka::rdkafka::mocking::MockCluster;
@@ -28,6 +29,7 @@ use app_metrics::kafka::rdkafka::producer::{
 };
 use app_metrics::kafka::registry::MemorySchemaRegistry;
 use app_metrics::kafka::{KafkaBackend, framing};
+use app_metrics::sensor::SensorDelegate;
 use app_metrics::{EventManager, EventMetadata, EventPublisher, setup_monitoring};
 use clap::Parser;
 use event::QueryEvent;
@@ -128,12 +130,13 @@ async fn manager(
             .build()
             .expect("backend"),
     );
-    let manager = EventManager::with_backend(&config.metrics, backend.clone() as _);
+    let sensors = Arc::new(SensorDelegate::new());
+    let manager = EventManager::new(&config.metrics, backend.clone() as _, Arc::clone(&sensors));
     let monitoring = monitored.then(|| {
         setup_monitoring(
-            &manager,
+            &sensors,
+            "bench",
             &MonitoringConfig::builder().build().expect("valid"),
-            Vec::new(),
         )
         .expect("monitoring")
     });

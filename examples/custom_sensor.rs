@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use app_metrics::config::{Config, MonitoringConfig};
-use app_metrics::sensor::{CustomSensor, Delivered, SendInfo, SendState, Sensor, SensorResult};
-use app_metrics::{EventPayload, setup_monitoring};
+use app_metrics::monitoring::{CustomSensor, MonitoringSetup};
+use app_metrics::sensor::{Delivered, SendInfo, SendState, Sensor, SensorDelegate, SensorResult};
+use app_metrics::{Config, EventPayload};
 
 /// A user logged in.
 #[derive(EventPayload)]
@@ -69,17 +69,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "KAFKA_BOOTSTRAP_SERVERS is unset: using the embedded development broker and registry (in-process; events never leave this process)"
         );
     }
-    let manager = app_metrics::make_manager(&config)?;
+    // The application's sensor hub: monitoring, the sensor below and the manager share it.
+    let sensors = Arc::new(SensorDelegate::new());
     let slowest = SlowestDelivery {
         slowest: Mutex::default(),
-        counts: CustomSensor::new("custom_sensor", Arc::clone(manager.sensors())),
+        counts: CustomSensor::new("custom_sensor", Arc::clone(&sensors)),
         large: 100,
     };
-    let monitoring = setup_monitoring(
-        &manager,
-        &MonitoringConfig::builder().build()?,
-        vec![Arc::new(slowest)],
-    )?;
+    let monitoring = MonitoringSetup::new(config.metrics.application(), &config.monitoring)
+        .sensor(Arc::new(slowest))
+        .attach(&sensors)?;
+    let manager = app_metrics::make_manager(&config, &sensors)?;
 
     manager.initialize().await?;
     let logins = manager.create_publisher::<LoginEvent>("login").await?;
@@ -96,7 +96,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     manager.close(Duration::from_secs(30)).await?;
 
-    let all = manager.sensors().combined_metrics();
+    let all = sensors.combined_metrics();
     println!(
         "{}",
         serde_json::to_string_pretty(&all["slowest_delivery"])?

@@ -22,12 +22,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use app_metrics::kafka::{EventConsumer, StartAt, consumer_of};
+use app_metrics::decode::Event;
+use app_metrics::kafka::consumer::{EventConsumer, StartAt};
+use app_metrics::kafka::consumer_of;
 use app_metrics::monitoring::WebSensorLayer;
 use app_metrics::sensor::SensorDelegate;
 use app_metrics::{
-    Config, ErrorChain, Event, EventEnum, EventManager, EventPayload, EventPublisher,
-    make_consumer, make_manager, setup_monitoring,
+    Config, ErrorChain, EventEnum, EventManager, EventPayload, EventPublisher, make_consumer,
+    make_manager, setup_monitoring,
 };
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -78,17 +80,16 @@ struct Args {
 async fn consume(
     config: &Config,
     manager: &EventManager,
-    sensors: Arc<SensorDelegate>,
+    sensors: &Arc<SensorDelegate>,
 ) -> Result<EventConsumer, Box<dyn std::error::Error>> {
     let builder = if config.kafka.is_embedded() {
         consumer_of(manager)?
     } else {
-        make_consumer(config)?
+        make_consumer(config, sensors)?
     };
     let consumer = builder
         .start_at(StartAt::Beginning)
         .group("monitoring")
-        .sensors(sensors)
         .commit_interval(Duration::from_millis(500))
         .end_offsets_interval(Some(Duration::from_secs(1)))
         .property("session.timeout.ms", "6000")
@@ -104,13 +105,14 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             "KAFKA_BOOTSTRAP_SERVERS is unset: using the embedded development broker and registry (in-process; events never leave this process)"
         );
     }
-    let manager = make_manager(&config)?;
-    let monitoring = setup_monitoring(&manager, &config.monitoring, Vec::new())?;
+    let sensors = Arc::new(SensorDelegate::new());
+    let monitoring = setup_monitoring(&sensors, config.metrics.application(), &config.monitoring)?;
+    let manager = make_manager(&config, &sensors)?;
     manager.initialize().await?;
     let queries: EventPublisher<QueryEvent> = manager.create_publisher("query").await?;
     let consumed = Arc::new(AtomicU64::new(0));
     let reader = if args.consume {
-        let consumer = consume(&config, &manager, Arc::clone(manager.sensors())).await?;
+        let consumer = consume(&config, &manager, &sensors).await?;
         let counted = Arc::clone(&consumed);
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(async move {
@@ -141,7 +143,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
     let app = monitoring
         .router()
-        .layer(WebSensorLayer::new(manager.sensors().clone()));
+        .layer(WebSensorLayer::new(Arc::clone(&sensors)));
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let address = listener.local_addr()?;
     println!(

@@ -13,8 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app_metrics::config::BackendKind;
-use app_metrics::kafka::consumer::read_to_end;
-use app_metrics::kafka::{EventDecoder, KafkaBackend};
+use app_metrics::kafka::consumer::StartAt;
+use app_metrics::kafka::consumer_of;
+use app_metrics::sensor::SensorDelegate;
 use app_metrics::{
     Config, ErrorChain, EventEnum, EventManager, EventMetadata, EventPayload, EventPublisher,
 };
@@ -122,22 +123,11 @@ fn print_metadata(event: &str, metadata: &EventMetadata) {
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let config = load_config(&args)?;
-    let kafka = match config.metrics.backend() {
-        BackendKind::Kafka => Some(Arc::new(KafkaBackend::from_config(
-            &config.metrics,
-            &config.kafka,
-            &config.registry,
-        )?)),
-        BackendKind::Noop | BackendKind::Mock => None,
-    };
-    let manager = match &kafka {
-        Some(backend) => EventManager::with_backend(&config.metrics, Arc::clone(backend) as _),
-        None => app_metrics::make_manager(&config)?,
-    };
-    let embedded = kafka
-        .as_ref()
-        .and_then(|b| b.producer())
-        .is_some_and(|p| p.is_embedded());
+    // The application's sensor hub: nothing is attached here, but a monitored
+    // application gives this same hub to setup_monitoring and its consumers.
+    let sensors = Arc::new(SensorDelegate::new());
+    let manager = app_metrics::make_manager(&config, &sensors)?;
+    let embedded = config.metrics.backend() == BackendKind::Kafka && config.kafka.is_embedded();
     eprintln!(
         "backend: {:?}{}, topic: {}",
         config.metrics.backend(),
@@ -175,8 +165,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let published = u64::from(args.count) + 1;
 
     let report = manager.flush(args.timeout).await?;
-    if let Some(backend) = &kafka {
-        eprintln!("topic: {}", manager.topic());
+    if config.metrics.backend() == BackendKind::Kafka {
         for publisher in [
             queries.subject().zip(queries.schema_id()),
             logins.subject().zip(logins.schema_id()),
@@ -186,52 +175,55 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 None => eprintln!("a schema is not registered yet (the registry is unreachable)"),
             }
         }
-        eprintln!("delivered: {} of {published}", backend.stats().delivered());
-        if embedded {
-            read_back(backend, manager.topic(), args.timeout).await?;
+        if embedded && report.undelivered == 0 && report.dropped.total() == 0 {
+            read_back(&manager, published, args.timeout).await?;
         }
     }
     let closed = manager.close(args.timeout).await?;
+    // Each report counts what was lost since the previous one, by reason.
     eprintln!("flush: {report}; close: {closed}");
     let undelivered = report.undelivered.max(closed.undelivered);
-    if undelivered > 0 {
+    let dropped = report.dropped.total() + closed.dropped.total();
+    if undelivered > 0 || dropped > 0 {
         return Err(format!(
-            "{undelivered} of {published} events were not delivered within {}",
+            "of {published} events, {undelivered} were not delivered within {} and {dropped} \
+             were dropped",
             humantime::format_duration(args.timeout)
         )
         .into());
     }
-    if let Some(backend) = &kafka {
-        let failed = backend.stats().failed() + backend.stats().dropped();
-        if failed > 0 {
-            return Err(format!("{failed} of {published} events could not be delivered").into());
-        }
-    }
     Ok(())
 }
 
-/// Reads the topic of the embedded broker back and prints each decoded event as JSON.
+/// Reads the `expected` events back from the topic of the manager's embedded broker and
+/// prints each, decoded through the registry, as JSON.
 async fn read_back(
-    backend: &KafkaBackend,
-    topic: &str,
+    manager: &EventManager,
+    expected: u64,
     timeout: Duration,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let bootstrap = backend
-        .producer()
-        .and_then(|p| p.embedded_bootstrap_servers())
-        .ok_or("no embedded broker")?;
-    let properties = [("bootstrap.servers".to_owned(), bootstrap)]
-        .into_iter()
-        .collect();
-    let messages = read_to_end(properties, topic, timeout).await?;
-    let decoder = EventDecoder::new(Arc::clone(backend.registry()));
-    eprintln!("read back {} events from {topic}:", messages.len());
-    for message in messages {
-        let event = decoder.decode(&message.payload).await?;
+    let consumer = consumer_of(manager)?
+        .start_at(StartAt::Beginning)
+        .stop_at_end(true)
+        .build()
+        .await?;
+    let mut read = 0;
+    let deadline = tokio::time::Instant::now() + timeout;
+    while read < expected {
+        let Ok(message) = tokio::time::timeout_at(deadline, consumer.recv()).await else {
+            return Err(format!("read back {read} of {expected} events within the timeout").into());
+        };
+        let Some(message) = message? else { break };
+        let event = message.decode().await?;
         println!(
             "{}",
             serde_json::json!({ "schema_id": event.schema_id(), "decoded": event.to_json() })
         );
+        read += 1;
+    }
+    eprintln!("read back {read} events from {}", manager.topic());
+    if read < expected {
+        return Err(format!("read back {read} of {expected} events").into());
     }
     Ok(())
 }

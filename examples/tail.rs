@@ -18,10 +18,10 @@ use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use app_metrics::ErrorChain;
-use app_metrics::config::{KafkaConfig, MetricsConfig, RegistryConfig};
+use app_metrics::config::metrics_vars;
 use app_metrics::kafka::consumer::{EventConsumer, Received, StartAt};
-use app_metrics::kafka::{config as kafka_config, registry};
+use app_metrics::sensor::SensorDelegate;
+use app_metrics::{Config, ErrorChain, make_consumer};
 use clap::Parser;
 use serde_json::{Value, json};
 use tracing_subscriber::EnvFilter;
@@ -49,32 +49,24 @@ struct Args {
     with_meta: bool,
 }
 
-/// The settings tail needs, with a message that says how to fix them.
-fn settings(args: &Args) -> Result<(KafkaConfig, RegistryConfig, String), String> {
-    let kafka = KafkaConfig::from_env().map_err(|e| e.to_string())?;
-    let registry = RegistryConfig::from_env().map_err(|e| e.to_string())?;
-    kafka_config::check(&kafka, &registry).map_err(|e| e.to_string())?;
-    if kafka.is_embedded() {
+/// The settings, read as every program on the library reads them ([`Config`]); with
+/// `--topic`, `METRICS_APPLICATION` may be left unset.
+fn settings(args: &Args) -> Result<Config, String> {
+    let named_topic = args.topic.is_some();
+    let config = Config::from_lookup(|name| match std::env::var(name) {
+        Ok(value) => Some(value),
+        Err(_) if named_topic && name == metrics_vars::APPLICATION.name => Some("tail".into()),
+        Err(_) => None,
+    })
+    .map_err(|e| e.to_string())?;
+    if config.registry.url().is_none() {
         return Err(
-            "KAFKA_BOOTSTRAP_SERVERS is embedded: tail reads a cluster (the embedded \
-                    development broker lives inside the process that publishes)"
+            "SCHEMA_MANAGER_REGISTRY_URL is not set: tail decodes through the registry the \
+             events' schemas are in"
                 .into(),
         );
     }
-    if registry.url().is_none() {
-        return Err(
-            "SCHEMA_MANAGER_REGISTRY_URL is not set: tail decodes through the \
-                    registry the events' schemas are in"
-                .into(),
-        );
-    }
-    let topic = match &args.topic {
-        Some(topic) => topic.clone(),
-        None => MetricsConfig::from_env()
-            .map_err(|e| format!("{e} (or name the topic with --topic)"))?
-            .topic(),
-    };
-    Ok((kafka, registry, topic))
+    Ok(config)
 }
 
 /// The line for one message: the record's fields, and the meta fields if asked for
@@ -103,10 +95,12 @@ async fn line(
 
 /// Prints the events; returns how many.
 async fn run(args: Args) -> Result<u64, Box<dyn std::error::Error>> {
-    let (kafka, registry_config, topic) = settings(&args)?;
-    let registry = registry::connect(&registry_config)?;
-    let consumer = EventConsumer::builder(&kafka, Arc::clone(&registry))
-        .topic(&topic)
+    let config = settings(&args)?;
+    let mut builder = make_consumer(&config, &Arc::new(SensorDelegate::new()))?;
+    if let Some(topic) = &args.topic {
+        builder = builder.only_topic(topic);
+    }
+    let consumer = builder
         .start_at(if args.from_beginning {
             StartAt::Beginning
         } else {

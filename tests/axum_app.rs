@@ -8,8 +8,10 @@ mod axum_app;
 
 use std::time::Duration;
 
-use app_metrics::config::{Config, MonitoringConfig};
-use app_metrics::{ANY, Expected, MetricsConfig};
+use app_metrics::Config;
+use app_metrics::config::MetricsConfig;
+use app_metrics::config::MonitoringConfig;
+use app_metrics::mock::{ANY, Expected};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
@@ -48,7 +50,7 @@ async fn a_query_request_publishes_one_event_with_its_fields() {
         monitoring,
         events,
     } = axum_app::start(&config()).await.unwrap();
-    let router = axum_app::app(events.clone(), &manager, &monitoring);
+    let router = axum_app::app(events.clone(), &monitoring);
 
     let (status, body) = get(&router, "/query?type=sync&rows=12&username=ada").await;
     assert_eq!(status, StatusCode::OK, "{body}");

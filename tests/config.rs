@@ -6,9 +6,9 @@ use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 
 use app_metrics::config::{
-    BackendKind, Config, ConfigError, Env, KafkaConfig, MetricsConfig, NotUnicode, RegistryConfig,
-    SecurityProtocol,
+    BackendKind, Env, KafkaConfig, MetricsConfig, NotUnicode, RegistryConfig, SecurityProtocol,
 };
+use app_metrics::{Config, ConfigError};
 
 fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
     let map: HashMap<String, String> = vars

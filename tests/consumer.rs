@@ -16,8 +16,10 @@ use app_metrics::kafka::rdkafka::producer::{
     BaseRecord, DefaultProducerContext, Producer, ThreadedProducer,
 };
 use app_metrics::kafka::registry::{MemorySchemaRegistry, SchemaRegistry};
+use app_metrics::monitoring::Monitor;
 use app_metrics::sensor::DecodeErrorKind;
-use app_metrics::{EventMetadata, EventPayload, Monitor, SensorDelegate};
+use app_metrics::sensor::SensorDelegate;
+use app_metrics::{EventMetadata, EventPayload};
 use common::roundtrip::{self, TIMEOUT};
 use common::{LoginEvent, QueryEvent};
 
@@ -52,7 +54,7 @@ impl Stack {
 
     /// Registers the `query` schema of `topic`; its id.
     async fn register_query(&self, topic: &str) -> u32 {
-        let schema = app_metrics::record_schema::<QueryEvent>("query", topic).unwrap();
+        let schema = app_metrics::schema::record_schema::<QueryEvent>("query", topic).unwrap();
         let subject = format!("{topic}.query");
         self.registry.register(&subject, &schema).await.unwrap()
     }
@@ -140,7 +142,7 @@ async fn bad_frames_are_reported_with_their_offset_and_the_consumer_goes_on() {
     truncated.truncate(good.len() - 3);
     let mut corrupt = good.clone();
     corrupt.push(0x42); // a byte after the record
-    let login = app_metrics::record_schema::<LoginEvent>("login", topic).unwrap();
+    let login = app_metrics::schema::record_schema::<LoginEvent>("login", topic).unwrap();
     let login_id = stack
         .registry
         .register("bad.frames.login", &login)
@@ -390,11 +392,11 @@ async fn the_last_message_processed_is_committed_while_the_consumer_waits_for_mo
 #[tokio::test]
 async fn a_consumer_of_a_managers_embedded_stack_reads_what_it_published() {
     let config = app_metrics::Config::embedded(
-        app_metrics::MetricsConfig::builder("consumer_of")
+        app_metrics::config::MetricsConfig::builder("consumer_of")
             .build()
             .unwrap(),
     );
-    let manager = app_metrics::make_manager(&config).unwrap();
+    let manager = app_metrics::make_manager(&config, &Default::default()).unwrap();
     manager.initialize().await.unwrap();
     let queries = manager
         .create_publisher::<QueryEvent>("query")
@@ -406,7 +408,9 @@ async fn a_consumer_of_a_managers_embedded_stack_reads_what_it_published() {
     assert_eq!(manager.flush(TIMEOUT).await.unwrap().undelivered, 0);
 
     // A reading application cannot reach another process's embedded broker: said so.
-    let error = app_metrics::make_consumer(&config).unwrap_err().to_string();
+    let error = app_metrics::make_consumer(&config, &Default::default())
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("consumer_of(&manager)"), "{error}");
 
     let consumer = app_metrics::kafka::consumer_of(&manager)
@@ -440,7 +444,7 @@ async fn a_consumer_of_a_managers_embedded_stack_reads_what_it_published() {
 async fn a_consumer_from_the_settings_reads_the_applications_topic() {
     use app_metrics::config::{KafkaConfig, RegistryConfig};
     let mut config = app_metrics::Config::new(
-        app_metrics::MetricsConfig::builder("reader")
+        app_metrics::config::MetricsConfig::builder("reader")
             .build()
             .unwrap(),
     );
@@ -453,7 +457,7 @@ async fn a_consumer_from_the_settings_reads_the_applications_topic() {
         .build()
         .unwrap();
     // Subscribing in a group contacts no broker yet.
-    let consumer = app_metrics::make_consumer(&config)
+    let consumer = app_metrics::make_consumer(&config, &Default::default())
         .unwrap()
         .group("readers")
         .build()
@@ -466,6 +470,8 @@ async fn a_consumer_from_the_settings_reads_the_applications_topic() {
     );
     // Without brokers, the same error as the manager's.
     config.kafka = KafkaConfig::builder().build_unchecked();
-    let error = app_metrics::make_consumer(&config).unwrap_err().to_string();
+    let error = app_metrics::make_consumer(&config, &Default::default())
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("KAFKA_BOOTSTRAP_SERVERS"), "{error}");
 }

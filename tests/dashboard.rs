@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app_metrics::ErrorKind;
+use app_metrics::monitoring::Monitor;
 use app_metrics::monitoring::{Format, PrometheusMonitor};
+use app_metrics::sensor::SensorDelegate;
 use app_metrics::sensor::*;
-use app_metrics::{Monitor, SensorDelegate};
 
 /// One event type for every hook call of these tests.
 static KEY: std::sync::LazyLock<app_metrics::sensor::EventKey> =
@@ -45,7 +46,7 @@ fn exercised() -> Arc<Monitor> {
         value_size: 90,
         at,
     };
-    delegate.encoded(&Encoded {
+    delegate.on_encode(&Encoded {
         key: *KEY,
         topic: "events",
         event: "query",
@@ -53,9 +54,9 @@ fn exercised() -> Arc<Monitor> {
         elapsed: Some(Duration::from_micros(1)),
     });
     delegate
-        .send_initiated(&send)
+        .on_send_initiated(&send)
         .unwrap()
-        .completed(&Delivered {
+        .on_send_completed(&Delivered {
             key: *KEY,
             topic: "events",
             event: "query",
@@ -65,9 +66,9 @@ fn exercised() -> Arc<Monitor> {
         });
     let error = std::io::Error::other("timed out");
     delegate
-        .send_initiated(&send)
+        .on_send_initiated(&send)
         .unwrap()
-        .failed(&SendFailure {
+        .on_send_error(&SendFailure {
             key: *KEY,
             topic: "events",
             event: "query",
@@ -75,8 +76,8 @@ fn exercised() -> Arc<Monitor> {
             error: &error,
             at: later,
         });
-    delegate.topic_buffer_full("events");
-    delegate.registry_call(&RegistryCall {
+    delegate.on_topic_buffer_full("events");
+    delegate.on_registry_call(&RegistryCall {
         operation: RegistryOperation::Register,
         target: "events.query",
         cache_hit: false,
@@ -93,17 +94,20 @@ fn exercised() -> Arc<Monitor> {
         size: 90,
         at,
     };
-    let read = delegate.message_in(&message).unwrap();
-    delegate.decode_start(&message).unwrap().decoded(&Decoded {
-        tp,
-        offset: 4,
-        schema_id: 1,
-        at: later,
-    });
+    let read = delegate.on_message_in(&message).unwrap();
     delegate
-        .decode_start(&message)
+        .on_decode_start(&message)
         .unwrap()
-        .failed(&DecodeFailure {
+        .on_decode_end(&Decoded {
+            tp,
+            offset: 4,
+            schema_id: 1,
+            at: later,
+        });
+    delegate
+        .on_decode_start(&message)
+        .unwrap()
+        .on_decode_error(&DecodeFailure {
             tp,
             offset: 5,
             kind: DecodeErrorKind::Framing,
@@ -116,33 +120,33 @@ fn exercised() -> Arc<Monitor> {
         at,
     };
     delegate
-        .stream_event_in(&event)
+        .on_stream_event_in(&event)
         .unwrap()
-        .out(&StreamEvent { at: later, ..event });
-    read.out(&message);
+        .on_stream_event_out(&StreamEvent { at: later, ..event });
+    read.on_message_out(&message);
     delegate
-        .commit_initiated(at)
+        .on_commit_initiated(at)
         .unwrap()
-        .completed(&CommitDone {
+        .on_commit_completed(&CommitDone {
             ok: true,
             at: later,
         });
-    delegate.tp_commit(&[PartitionOffset { tp, offset: 5 }]);
-    delegate.tp_end_offset(&PartitionOffset { tp, offset: 9 });
+    delegate.on_tp_commit(&[PartitionOffset { tp, offset: 5 }]);
+    delegate.track_tp_end_offset(&PartitionOffset { tp, offset: 9 });
     delegate
-        .rebalance_start(at)
+        .on_rebalance_start(at)
         .unwrap()
-        .returned(later)
-        .ended(later);
+        .on_rebalance_return(later)
+        .on_rebalance_end(later);
     let request = WebRequest {
         method: "GET",
         route: "/query",
         at,
     };
     delegate
-        .web_request_start(&request)
+        .on_web_request_start(&request)
         .unwrap()
-        .ended(&WebResponse {
+        .on_web_request_end(&WebResponse {
             method: "GET",
             route: "/query",
             status: 200,

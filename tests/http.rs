@@ -56,8 +56,9 @@ async fn monitored_publisher(
     Monitoring,
     app_metrics::EventPublisher<QueryEvent>,
 ) {
-    let manager = app_metrics::make_manager(config).unwrap();
-    let monitoring = setup_monitoring(&manager, &monitoring, Vec::new()).unwrap();
+    let sensors = std::sync::Arc::default();
+    let monitoring = setup_monitoring(&sensors, config.metrics.application(), &monitoring).unwrap();
+    let manager = app_metrics::make_manager(config, &sensors).unwrap();
     manager.initialize().await.unwrap();
     let queries = manager.create_publisher("query").await.unwrap();
     (manager, monitoring, queries)
@@ -120,11 +121,11 @@ async fn metrics_are_served_in_the_format_the_scraper_asks_for() {
 #[tokio::test]
 async fn web_metrics_use_route_templates_not_raw_paths() {
     let config = common::embedded_config("web");
-    let manager = app_metrics::make_manager(&config).unwrap();
+    let manager = app_metrics::make_manager(&config, &Default::default()).unwrap();
     let monitoring = setup_monitoring(
-        &manager,
+        manager.sensors(),
+        manager.application(),
         &MonitoringConfig::builder().build().unwrap(),
-        Vec::new(),
     )
     .unwrap();
     let app = Router::new()
@@ -160,7 +161,8 @@ async fn health_turns_503_while_the_broker_is_down_and_200_when_it_returns() {
         .max_delivery_age(Duration::from_secs(1))
         .build()
         .unwrap();
-    let monitoring = setup_monitoring(&manager, &thresholds, Vec::new()).unwrap();
+    let monitoring =
+        setup_monitoring(manager.sensors(), manager.application(), &thresholds).unwrap();
     manager.initialize().await.unwrap();
     let queries = manager
         .create_publisher::<QueryEvent>("query")

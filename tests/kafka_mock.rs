@@ -6,14 +6,13 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app_metrics::kafka::producer::Opaque;
+use app_metrics::backend::EventBackend;
+use app_metrics::kafka::Opaque;
 use app_metrics::kafka::rdkafka::mocking::MockCluster;
 use app_metrics::kafka::rdkafka::producer::{BaseRecord, Producer};
 use app_metrics::kafka::registry::{MemorySchemaRegistry, SchemaRegistry};
 use app_metrics::kafka::{Error, KafkaBackend, KafkaProducer};
-use app_metrics::{
-    Config, ErrorKind, EventBackend, EventError, EventManager, EventPayload, EventPublisher,
-};
+use app_metrics::{Config, ErrorKind, EventError, EventManager, EventPayload, EventPublisher};
 use common::roundtrip::{self, TIMEOUT};
 use common::{LoginEvent, QueryEvent, backend, embedded_config, manager, memory_registry};
 

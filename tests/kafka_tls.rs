@@ -22,8 +22,9 @@ use app_metrics::config::{
     KafkaConfig, KafkaConfigBuilder, MetricsConfig, RegistryConfig, RegistryConfigBuilder,
     SaslMechanism, SecurityProtocol,
 };
+use app_metrics::kafka::consumer::EventDecoder;
 use app_metrics::kafka::consumer::read_to_end;
-use app_metrics::kafka::{Error, EventDecoder, KafkaBackend, KafkaProducer};
+use app_metrics::kafka::{Error, KafkaBackend, KafkaProducer};
 use app_metrics::{Config, ErrorKind, EventPublisher};
 use common::QueryEvent;
 use common::peers::unique_app;

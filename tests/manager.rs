@@ -9,10 +9,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use app_metrics::backend::BoxFuture;
+use app_metrics::backend::{BackendError, EventBackend, EventDescriptor, EventSink, OutgoingEvent};
+use app_metrics::config::MetricsConfig;
+use app_metrics::mock::{ANY, Expected, NOT_NONE};
 use app_metrics::{
-    ANY, BackendError, DeliveryReport, ErrorKind, EventBackend, EventDescriptor, EventError,
-    EventMaker, EventManager, EventPublisher, EventSink, Expected, MetricsConfig, NOT_NONE,
-    OutgoingEvent,
+    DeliveryReport, ErrorKind, EventError, EventMaker, EventManager, EventPublisher,
 };
 use common::{LoginEvent, QueryEvent, QueryType};
 
@@ -482,7 +483,7 @@ fn failing_manager(strict: bool, backend: FailingBackend) -> EventManager {
         .raise_on_error(strict)
         .build()
         .unwrap();
-    EventManager::with_backend(&config, Arc::new(backend))
+    EventManager::new(&config, Arc::new(backend), Arc::default())
 }
 
 #[tokio::test]
@@ -558,7 +559,7 @@ async fn strict_mode_reports_dropped_and_undelivered_events() {
         .raise_on_error(true)
         .build()
         .unwrap();
-    let manager = EventManager::with_backend(&config, Arc::new(InitOk::default()));
+    let manager = EventManager::new(&config, Arc::new(InitOk::default()), Arc::default());
     manager.initialize().await.unwrap();
     let publisher = manager
         .create_publisher::<QueryEvent>("query")

@@ -7,9 +7,10 @@ use std::net::UdpSocket;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use app_metrics::config::MetricsConfig;
 use app_metrics::config::MonitoringConfig;
 use app_metrics::monitoring::{HealthCheck, MonitoringSetup};
-use app_metrics::{EventManager, EventPayload, MetricsConfig, setup_monitoring};
+use app_metrics::{EventManager, EventPayload, setup_monitoring};
 
 /// A user logged in.
 #[derive(EventPayload)]
@@ -58,7 +59,7 @@ async fn statsd_lines_of_a_quiet_application_arrive_at_the_sample_interval() {
         .build()
         .unwrap();
     let manager = mock_manager("quiet");
-    let monitoring = setup_monitoring(&manager, &config, Vec::new()).unwrap();
+    let monitoring = setup_monitoring(manager.sensors(), manager.application(), &config).unwrap();
     manager.initialize().await.unwrap();
     let logins = manager
         .create_publisher::<LoginEvent>("login")
@@ -110,10 +111,13 @@ async fn the_applications_own_registry_is_served_with_ours() {
     let orders = Counter::<u64>::default();
     registry.register("myapp_orders", "Orders taken.", orders.clone());
     let manager = mock_manager("own_registry");
-    let monitoring = MonitoringSetup::new(&MonitoringConfig::builder().build().unwrap())
-        .prometheus_registry(registry)
-        .attach(&manager)
-        .unwrap();
+    let monitoring = MonitoringSetup::new(
+        manager.application(),
+        &MonitoringConfig::builder().build().unwrap(),
+    )
+    .prometheus_registry(registry)
+    .attach(manager.sensors())
+    .unwrap();
     manager.initialize().await.unwrap();
     let logins = manager
         .create_publisher::<LoginEvent>("login")
@@ -148,9 +152,9 @@ async fn an_alert_hook_given_at_setup_hears_the_first_failure() {
         .build()
         .unwrap();
     let manager = mock_manager("alerted");
-    let monitoring = MonitoringSetup::new(&config)
+    let monitoring = MonitoringSetup::new(manager.application(), &config)
         .on_alert(move |alert| heard.lock().unwrap().push((alert.check, alert.failing)))
-        .attach(&manager)
+        .attach(manager.sensors())
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     while alerts.lock().unwrap().is_empty() && Instant::now() < deadline {

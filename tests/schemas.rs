@@ -5,7 +5,8 @@
 mod common;
 
 use apache_avro::Schema;
-use app_metrics::{EventPayload, record_schema};
+use app_metrics::EventPayload;
+use app_metrics::schema::record_schema;
 use common::{Everything, Heartbeat, LoginEvent, NAMESPACE, QueryEvent};
 use serde_json::Value;
 

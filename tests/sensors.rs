@@ -7,9 +7,11 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use app_metrics::EventManager;
+use app_metrics::config::MetricsConfig;
 use app_metrics::kafka::rdkafka::mocking::MockCluster;
 use app_metrics::kafka::rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
-use app_metrics::{EventManager, MetricsConfig, Monitor};
+use app_metrics::monitoring::Monitor;
 use common::QueryEvent;
 use common::roundtrip::{self, TIMEOUT};
 
@@ -49,7 +51,7 @@ async fn deliveries_on_the_mock_cluster_reach_the_monitor() {
     assert_eq!(s.messages_sent_by_event[topic]["query"], 45);
     assert_eq!(s.send_latency_seconds.total, 45);
     // The first encode, then one in ENCODE_TIMING_SAMPLE, is timed.
-    let timed = 45_u64.div_ceil(u64::from(app_metrics::sensor::ENCODE_TIMING_SAMPLE));
+    let timed = 45_u64.div_ceil(u64::from(app_metrics::backend::ENCODE_TIMING_SAMPLE));
     assert_eq!(s.encode_seconds.total, timed);
     assert!(s.bytes_sent > 45 * 40, "framed values: {}", s.bytes_sent);
     assert_eq!((s.registry_calls, s.registry_cache_misses), (1, 1));

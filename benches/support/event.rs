@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use apache_avro::Schema;
 use apache_avro::writer::datum::GenericDatumWriter;
-use app_metrics::{EventEnum, EventMetadata, EventPayload, record_schema};
+use app_metrics::schema::record_schema;
+use app_metrics::{EventEnum, EventMetadata, EventPayload};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;

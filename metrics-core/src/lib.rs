@@ -34,20 +34,23 @@ extern crate self as metrics_core;
 
 pub mod avro;
 pub mod backend;
+#[doc(hidden)] // Shared with the sibling crates; not part of the API.
 pub mod backoff;
 pub mod config;
 pub mod decode;
 pub mod error;
+#[doc(hidden)] // Shared with the sibling crates; not part of the API.
 pub mod log_limit;
 pub mod manager;
 pub mod metadata;
 pub mod mock;
-pub mod monitor;
 pub mod noop;
 pub mod payload;
+#[doc(hidden)] // Shared with the sibling crates; not part of the API.
 pub mod policy;
 pub mod schema;
 pub mod sensor;
+#[doc(hidden)] // Shared with the sibling crates; not part of the API.
 pub mod sync;
 
 pub use backend::{
@@ -60,10 +63,8 @@ pub use manager::{EventMaker, EventManager, EventPublisher};
 pub use metadata::{EventMetadata, RESERVED_FIELD_NAMES};
 pub use metrics_derive::{EventEnum, EventPayload};
 pub use mock::{ANY, Expected, Matcher, MockEvents, NOT_NONE, PublishedEvent};
-pub use monitor::{Monitor, MonitorSnapshot};
 pub use payload::{EventField, EventPayload, EventScalar, FieldValue};
 pub use schema::{InvalidNameError, NameKind, record_schema, validate_name};
-pub use sensor::{Sensor, SensorDelegate};
 
 /// Support for the derives' generated code; not a public API.
 #[doc(hidden)]

@@ -89,8 +89,25 @@ impl fmt::Debug for EventManager {
 
 impl EventManager {
     /// A manager publishing through `backend`, configured by `config` (application, topic
-    /// prefix, strict or resilient mode, log backoff).
-    pub fn with_backend(config: &MetricsConfig, backend: Arc<dyn EventBackend>) -> Self {
+    /// prefix, strict or resilient mode, log backoff), observed by the application's
+    /// `sensors` (the hub it also gives its consumers and `setup_monitoring`).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use metrics_core::sensor::SensorDelegate;
+    /// use metrics_core::{EventManager, MetricsConfig};
+    ///
+    /// let sensors = Arc::new(SensorDelegate::new());
+    /// let config = MetricsConfig::builder("app").build()?;
+    /// let manager = EventManager::new(&config, Arc::new(metrics_core::noop::NoopBackend), Arc::clone(&sensors));
+    /// assert!(Arc::ptr_eq(manager.sensors(), &sensors));
+    /// # Ok::<(), metrics_core::ConfigError>(())
+    /// ```
+    pub fn new(
+        config: &MetricsConfig,
+        backend: Arc<dyn EventBackend>,
+        sensors: Arc<SensorDelegate>,
+    ) -> Self {
         let policy = FailurePolicy::from_config(config);
         Self {
             inner: Arc::new(ManagerInner {
@@ -99,22 +116,23 @@ impl EventManager {
                 publish_errors: policy.log_limiter(),
                 policy,
                 backend,
-                sensors: Arc::new(SensorDelegate::new()),
+                sensors,
                 closed: AtomicBool::new(false),
                 state: Mutex::new(ManagerState::default()),
             }),
         }
     }
 
-    /// A manager that builds and validates events but sends nothing (`METRICS_ENABLED=false`).
+    /// A manager that builds and validates events but sends nothing (`METRICS_ENABLED=false`),
+    /// with sensors of its own.
     pub fn noop(config: &MetricsConfig) -> Self {
-        Self::with_backend(config, Arc::new(NoopBackend))
+        Self::new(config, Arc::new(NoopBackend), Arc::default())
     }
 
-    /// A manager that records every event for test assertions (`METRICS_MOCK=true`); see
-    /// [`EventPublisher::published`].
+    /// A manager that records every event for test assertions (`METRICS_MOCK=true`), with
+    /// sensors of its own; see [`EventPublisher::published`].
     pub fn mock(config: &MetricsConfig) -> Self {
-        Self::with_backend(config, Arc::new(MockBackend))
+        Self::new(config, Arc::new(MockBackend), Arc::default())
     }
 
     /// The application name (`METRICS_APPLICATION`).
@@ -132,23 +150,35 @@ impl EventManager {
         &self.inner.backend
     }
 
-    /// The sensors that observe this manager's publishers: attach a sensor with
-    /// [`SensorDelegate::add`] (at any time; publishers created earlier report to it too).
+    /// The sensors that observe this manager's publishers (the hub given to
+    /// [`new`](Self::new)). A sensor added at any time sees publishers created earlier too.
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use metrics_core::{EventManager, EventPayload, MetricsConfig, Monitor};
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use metrics_core::sensor::{Sensor, SensorResult, SendInfo, SendState};
+    /// use metrics_core::{EventManager, EventPayload, MetricsConfig};
     ///
     /// #[derive(EventPayload)]
     /// struct Ping { rows: i64 }
     ///
+    /// #[derive(Default)]
+    /// struct Sent(AtomicU64);
+    ///
+    /// impl Sensor for Sent {
+    ///     fn on_send_initiated(&self, send: &SendInfo<'_>) -> SensorResult<SendState> {
+    ///         self.0.fetch_add(1, Ordering::Relaxed);
+    ///         Ok(SendState::at(send.at))
+    ///     }
+    /// }
+    ///
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
     /// let manager = EventManager::noop(&MetricsConfig::builder("app").build()?);
-    /// let monitor = Arc::new(Monitor::new());
-    /// manager.sensors().add(monitor.clone());
+    /// let sent = Arc::new(Sent::default());
+    /// manager.sensors().add(sent.clone());
     /// manager.initialize().await?;
     /// manager.create_publisher::<Ping>("ping").await?.publish(Ping { rows: 1 })?;
-    /// assert_eq!(monitor.snapshot().messages_sent, 1);
+    /// assert_eq!(sent.0.load(Ordering::Relaxed), 1);
     /// # Ok::<(), metrics_core::EventError>(())
     /// # }).unwrap();
     /// ```

@@ -41,7 +41,7 @@ use registration::retry_in_background;
 /// let kafka = KafkaConfig::builder().bootstrap_servers(["kafka:9092"]).build()?;
 /// let registry = RegistryConfig::builder().url("http://registry:8081").build()?;
 /// let backend = KafkaBackend::from_config(&metrics, &kafka, &registry)?;
-/// let manager = EventManager::with_backend(&metrics, Arc::new(backend));
+/// let manager = EventManager::new(&metrics, Arc::new(backend), Arc::default());
 /// manager.initialize().await?;
 /// # Ok(()) }
 /// ```

@@ -143,12 +143,12 @@ impl MonitoringConfig {
     /// assert_eq!(options.max_commit_latency_history, 200);
     /// # Ok::<(), metrics_core::ConfigError>(())
     /// ```
-    pub fn monitor_options(&self) -> metrics_core::monitor::MonitorOptions {
+    pub fn monitor_options(&self) -> crate::monitor::MonitorOptions {
         let all = self.max_history();
-        metrics_core::monitor::MonitorOptions {
+        crate::monitor::MonitorOptions {
             max_send_latency_history: self.max_send_latency_history().unwrap_or(all),
             max_commit_latency_history: self.max_commit_latency_history().unwrap_or(all),
-            ..metrics_core::monitor::MonitorOptions::all(all)
+            ..crate::monitor::MonitorOptions::all(all)
         }
     }
 }

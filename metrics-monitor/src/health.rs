@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use metrics_core::Monitor;
+use crate::Monitor;
 use metrics_core::sync::lock;
 use serde::Serialize;
 
@@ -143,7 +143,7 @@ struct State {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use metrics_core::Monitor;
+/// use metrics_monitor::Monitor;
 /// use metrics_monitor::{HealthMonitor, HealthThresholds};
 ///
 /// use std::time::Duration;

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use crate::Monitor;
 use axum::Router;
 use axum::extract::{MatchedPath, State};
 use axum::http::header::{ACCEPT, CONTENT_TYPE};
 use axum::http::{HeaderMap, Request, Response, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use metrics_core::Monitor;
 use metrics_core::sensor::{SensorDelegate, WebRequest, WebResponse};
 
 use crate::health::HealthMonitor;
@@ -77,7 +77,7 @@ async fn health(State(endpoints): State<Endpoints>) -> Response<axum::body::Body
     (status, axum::Json(report)).into_response()
 }
 
-async fn stats(State(endpoints): State<Endpoints>) -> axum::Json<metrics_core::MonitorSnapshot> {
+async fn stats(State(endpoints): State<Endpoints>) -> axum::Json<crate::MonitorSnapshot> {
     axum::Json(endpoints.monitor.snapshot())
 }
 
@@ -88,7 +88,7 @@ async fn stats(State(endpoints): State<Endpoints>) -> axum::Json<metrics_core::M
 /// ```
 /// use std::sync::Arc;
 /// use axum::{Router, routing::get};
-/// use metrics_core::SensorDelegate;
+/// use metrics_core::sensor::SensorDelegate;
 /// use metrics_monitor::WebSensorLayer;
 ///
 /// let sensors = Arc::new(SensorDelegate::new());
@@ -150,7 +150,7 @@ where
             .extensions()
             .get::<MatchedPath>()
             .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
-        let started = self.sensors.web_request_start(&WebRequest {
+        let started = self.sensors.on_web_request_start(&WebRequest {
             method: &method,
             route: &route,
             at: Instant::now(),
@@ -162,7 +162,7 @@ where
                 let status = result
                     .as_ref()
                     .map_or(500, |response| response.status().as_u16());
-                started.ended(&WebResponse {
+                started.on_web_request_end(&WebResponse {
                     method: &method,
                     route: &route,
                     status,

@@ -1,15 +1,17 @@
 //! Monitoring for app-metrics, the counterpart of Faust's monitors: [`setup_monitoring`]
-//! attaches the [`Monitor`](metrics_core::Monitor), a [`LoggingSensor`], a
-//! `StatsdMonitor` (feature `statsd`) and the application's own sensors to a manager;
+//! attaches the [`Monitor`], a [`LoggingSensor`], a `StatsdMonitor` (feature `statsd`)
+//! and the application's own sensors to the application's sensor hub;
 //! [`HealthMonitor`] checks the figures against thresholds; `PrometheusMonitor` (feature
 //! `prometheus`) exports them; `Monitoring::router` (feature `http`) serves `/metrics`,
 //! `/health` and `/stats`, and `WebSensorLayer` reports an axum application's requests.
 
 mod config;
+mod custom_sensor;
 mod health;
 #[cfg(feature = "http")]
 mod http;
 mod logging;
+mod monitor;
 #[cfg(feature = "prometheus")]
 mod prometheus;
 mod setup;
@@ -19,6 +21,7 @@ mod statsd;
 pub use config::{
     LogDetail, LogFormat, LogLevel, MonitoringConfig, MonitoringConfigBuilder, monitoring_vars,
 };
+pub use custom_sensor::{CustomSensor, DEFAULT_BUCKETS};
 pub use health::{
     HealthAlert, HealthCheck, HealthFigures, HealthIssue, HealthMonitor, HealthReport,
     HealthThresholds,
@@ -26,6 +29,10 @@ pub use health::{
 #[cfg(feature = "http")]
 pub use http::{WebSensorLayer, WebSensorService};
 pub use logging::{LoggingSensor, SensorLoggingError, configure_sensor_logging};
+pub use monitor::{
+    BySensor, CustomHistogramSnapshot, CustomSnapshot, HistogramSnapshot, LATENCY_BUCKETS,
+    LatencyKind, Monitor, MonitorOptions, MonitorSnapshot, PartitionSnapshot, Rates, WindowStats,
+};
 #[cfg(feature = "prometheus")]
 pub use prometheus::{Format, MonitorCollector, PrometheusMonitor};
 pub use setup::{Monitoring, MonitoringError, MonitoringSetup, setup_monitoring};

@@ -58,7 +58,7 @@ macro_rules! sensor_log {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use metrics_core::SensorDelegate;
+/// use metrics_core::sensor::SensorDelegate;
 /// use metrics_monitor::{LogDetail, LogFormat, LogLevel, LoggingSensor};
 ///
 /// let delegate = SensorDelegate::new();

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
+use crate::monitor::{BySensor, HistogramSnapshot, LatencyKind, Monitor, PartitionSnapshot};
 use metrics_core::ErrorKind;
-use metrics_core::monitor::{BySensor, HistogramSnapshot, LatencyKind, Monitor, PartitionSnapshot};
 use metrics_core::sensor::DecodeErrorKind;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
@@ -418,7 +418,7 @@ fn by_sensor<'a, T, V>(metrics: &'a BySensor<T>, value: impl Fn(&'a T) -> V) -> 
 ///
 /// ```
 /// use std::sync::Arc;
-/// use metrics_core::Monitor;
+/// use metrics_monitor::Monitor;
 /// use metrics_monitor::{Format, PrometheusMonitor};
 ///
 /// let prometheus = PrometheusMonitor::new(Arc::new(Monitor::new()), "app_metrics");

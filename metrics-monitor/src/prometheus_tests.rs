@@ -92,7 +92,7 @@ fn exercised() -> Arc<Monitor> {
         .unwrap();
     let hub = Arc::new(metrics_core::sensor::SensorDelegate::new());
     hub.add(monitor.clone());
-    metrics_core::sensor::CustomSensor::new("app", hub).increment_counter("cache_hits", 7);
+    crate::CustomSensor::new("app", hub).increment_counter("cache_hits", 7);
     monitor
 }
 
@@ -379,10 +379,7 @@ fn assert_workload(name: &str, (count, sum, buckets): Parsed) {
         .map(|(latency, n)| latency.as_secs_f64() * *n as f64)
         .sum();
     assert!((sum - expected_sum).abs() < 1e-6, "{name}_sum {sum}");
-    assert_eq!(
-        buckets.len(),
-        metrics_core::monitor::LATENCY_BUCKETS.len() + 1
-    );
+    assert_eq!(buckets.len(), crate::monitor::LATENCY_BUCKETS.len() + 1);
     for window in buckets.windows(2) {
         assert!(
             window[0].1 <= window[1].1,
@@ -441,7 +438,7 @@ fn custom_metrics_are_exported_with_their_sensor_and_name() {
     let monitor = Arc::new(Monitor::new());
     let hub = Arc::new(metrics_core::sensor::SensorDelegate::new());
     hub.add(monitor.clone());
-    let batches = metrics_core::sensor::CustomSensor::new("batches", hub);
+    let batches = crate::CustomSensor::new("batches", hub);
     batches.histogram_buckets("size", &[1.0, 5.0, 10.0]);
     for value in [0.5, 0.5, 0.5, 2.0, 2.0, 7.0, 50.0] {
         batches.record_histogram("size", value);

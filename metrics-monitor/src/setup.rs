@@ -1,14 +1,16 @@
-//! `setup_monitoring`: one call that attaches the Monitor, the configured exporters and
-//! the application's own sensors to a manager, and starts what runs in the background.
+//! `setup_monitoring`: one call that attaches the Monitor and the configured exporters to
+//! the application's sensor hub, and starts what runs in the background.
 
 use std::sync::Arc;
 
-use metrics_core::sensor::{CustomSensor, SensorDelegate, SensorId, SystemClock};
-use metrics_core::{EventManager, Monitor, Sensor};
+use metrics_core::sensor::Sensor;
+use metrics_core::sensor::{SensorDelegate, SensorId, SystemClock};
 
 use crate::config::MonitoringConfig;
+use crate::custom_sensor::CustomSensor;
 use crate::health::{HealthAlert, HealthMonitor, HealthThresholds};
 use crate::logging::LoggingSensor;
+use crate::monitor::Monitor;
 
 /// Why monitoring could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +34,7 @@ pub enum MonitoringError {
 }
 
 /// What [`setup_monitoring`] attached and started. Dropping it stops the background
-/// tasks; [`detach`](Self::detach) also removes the sensors from the manager.
+/// tasks; [`detach`](Self::detach) also removes its sensors from the hub.
 #[derive(Debug)]
 pub struct Monitoring {
     monitor: Arc<Monitor>,
@@ -52,8 +54,8 @@ impl Monitoring {
         &self.monitor
     }
 
-    /// The manager's sensors, with everything attached.
-    pub fn delegate(&self) -> &Arc<SensorDelegate> {
+    /// The application's sensor hub monitoring is attached to.
+    pub fn sensors(&self) -> &Arc<SensorDelegate> {
         &self.delegate
     }
 
@@ -94,7 +96,7 @@ impl Monitoring {
         })
     }
 
-    /// Stops the background tasks and removes the attached sensors from the manager
+    /// Stops the background tasks and removes the sensors it attached from the hub
     /// (StatsD lines still buffered are sent first).
     pub fn detach(mut self) {
         for id in self.attached.drain(..) {
@@ -115,23 +117,25 @@ impl Drop for Monitoring {
     }
 }
 
-/// Attaches monitoring to `manager` as `config` says, plus the application's own
-/// `sensors`, and starts the rate sampler and the health checks on the current tokio
-/// runtime: [`MonitoringSetup`] with sensors only.
+/// Attaches monitoring to the application's sensor hub as `config` says, and starts the
+/// rate sampler and the health checks on the current tokio runtime: [`MonitoringSetup`]
+/// with nothing added.
 ///
 /// Attached, in order: the [`Monitor`]; a [`LoggingSensor`] when
 /// `METRICS_MONITOR_LOG_LEVEL` is set; a `StatsdMonitor` when
-/// `METRICS_MONITOR_STATSD_ADDRESS` is set (feature `statsd`), flushed at every sample
-/// interval; then `sensors`. The Prometheus export (feature `prometheus`) and the health
-/// checks read the Monitor.
+/// `METRICS_MONITOR_STATSD_ADDRESS` is set (feature `statsd`, every line tagged
+/// `app:{application}`), flushed at every sample interval. The Prometheus export
+/// (feature `prometheus`) and the health checks read the Monitor. Whatever the hub
+/// observes is monitored: the event manager, consumers, the web layer, custom sensors.
 ///
 /// ```
-/// use metrics_core::{EventManager, MetricsConfig};
+/// use std::sync::Arc;
+/// use metrics_core::sensor::SensorDelegate;
 /// use metrics_monitor::{MonitoringConfig, setup_monitoring};
 ///
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-/// let manager = EventManager::noop(&MetricsConfig::builder("app").build()?);
-/// let monitoring = setup_monitoring(&manager, &MonitoringConfig::builder().build()?, Vec::new())?;
+/// let sensors = Arc::new(SensorDelegate::new());
+/// let monitoring = setup_monitoring(&sensors, "app", &MonitoringConfig::builder().build()?)?;
 /// assert_eq!(monitoring.monitor().snapshot().messages_sent, 0);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
@@ -141,39 +145,44 @@ impl Drop for Monitoring {
 ///
 /// No tokio runtime is running, or the StatsD client cannot be created.
 pub fn setup_monitoring(
-    manager: &EventManager,
+    sensors: &Arc<SensorDelegate>,
+    application: &str,
     config: &MonitoringConfig,
-    sensors: Vec<Arc<dyn Sensor>>,
 ) -> Result<Monitoring, MonitoringError> {
-    sensors
-        .into_iter()
-        .fold(MonitoringSetup::new(config), MonitoringSetup::sensor)
-        .attach(manager)
+    MonitoringSetup::new(application, config).attach(sensors)
 }
 
 type AlertHook = Box<dyn Fn(&HealthAlert) + Send + Sync>;
 
-/// [`setup_monitoring`] with everything that must be given before monitoring starts:
-/// the application's sensors, alert hooks (registered before the first health check, so
-/// none misses a failure), and the application's own Prometheus registry (served by
-/// `/metrics` next to ours).
+/// [`setup_monitoring`] with everything that must be given before monitoring starts: a
+/// Monitor the application already holds (e.g. for a sensor of its own that reads it),
+/// the application's sensors (attached and detached with ours), alert hooks (registered
+/// before the first health check, so none misses a failure), and the application's own
+/// Prometheus registry (served by `/metrics` next to ours).
 ///
 /// ```
-/// use metrics_core::{EventManager, MetricsConfig};
-/// use metrics_monitor::{MonitoringConfig, MonitoringSetup};
+/// use std::sync::Arc;
+/// use metrics_core::sensor::SensorDelegate;
+/// use metrics_monitor::{Monitor, MonitoringConfig, MonitoringSetup};
 ///
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-/// let manager = EventManager::noop(&MetricsConfig::builder("app").build()?);
-/// let monitoring = MonitoringSetup::new(&MonitoringConfig::builder().build()?)
+/// let sensors = Arc::new(SensorDelegate::new());
+/// let monitor = Arc::new(Monitor::new());
+/// let config = MonitoringConfig::builder().build()?;
+/// let monitoring = MonitoringSetup::new("app", &config)
+///     .monitor(Arc::clone(&monitor))
 ///     .on_alert(|alert| eprintln!("{:?} failing: {}", alert.check, alert.failing))
-///     .attach(&manager)?;
+///     .attach(&sensors)?;
 /// assert!(monitoring.health().is_some());
+/// assert!(Arc::ptr_eq(monitoring.monitor(), &monitor));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
 #[must_use = "nothing is attached until `attach`"]
 pub struct MonitoringSetup<'a> {
+    application: &'a str,
     config: &'a MonitoringConfig,
+    monitor: Option<Arc<Monitor>>,
     sensors: Vec<Arc<dyn Sensor>>,
     alert_hooks: Vec<AlertHook>,
     #[cfg(feature = "prometheus")]
@@ -183,7 +192,9 @@ pub struct MonitoringSetup<'a> {
 impl std::fmt::Debug for MonitoringSetup<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MonitoringSetup")
+            .field("application", &self.application)
             .field("config", self.config)
+            .field("monitor", &self.monitor.is_some())
             .field("sensors", &self.sensors.len())
             .field("alert_hooks", &self.alert_hooks.len())
             .finish_non_exhaustive()
@@ -191,10 +202,13 @@ impl std::fmt::Debug for MonitoringSetup<'_> {
 }
 
 impl<'a> MonitoringSetup<'a> {
-    /// Monitoring as `config` says, nothing else yet.
-    pub fn new(config: &'a MonitoringConfig) -> Self {
+    /// Monitoring of `application` (the StatsD `app` tag) as `config` says, nothing else
+    /// yet.
+    pub fn new(application: &'a str, config: &'a MonitoringConfig) -> Self {
         Self {
+            application,
             config,
+            monitor: None,
             sensors: Vec::new(),
             alert_hooks: Vec::new(),
             #[cfg(feature = "prometheus")]
@@ -202,7 +216,14 @@ impl<'a> MonitoringSetup<'a> {
         }
     }
 
-    /// Attaches the application's `sensor` after ours.
+    /// Attaches `monitor` instead of a new Monitor (its options are the ones it was built
+    /// with, not `config`'s).
+    pub fn monitor(mut self, monitor: Arc<Monitor>) -> Self {
+        self.monitor = Some(monitor);
+        self
+    }
+
+    /// Attaches the application's `sensor` after ours (and detaches it with them).
     pub fn sensor(mut self, sensor: Arc<dyn Sensor>) -> Self {
         self.sensors.push(sensor);
         self
@@ -223,12 +244,13 @@ impl<'a> MonitoringSetup<'a> {
         self
     }
 
-    /// Attaches everything to `manager`'s sensors and starts the background tasks.
+    /// Attaches everything to the application's sensor hub and starts the background
+    /// tasks.
     ///
     /// # Errors
     ///
     /// No tokio runtime is running, or the StatsD client cannot be created.
-    pub fn attach(self, manager: &EventManager) -> Result<Monitoring, MonitoringError> {
+    pub fn attach(self, sensors: &Arc<SensorDelegate>) -> Result<Monitoring, MonitoringError> {
         let config = self.config;
         tokio::runtime::Handle::try_current().map_err(|_| MonitoringError::NoRuntime)?;
         #[cfg(feature = "statsd")]
@@ -237,7 +259,7 @@ impl<'a> MonitoringSetup<'a> {
                 crate::statsd::StatsdMonitor::new(
                     address,
                     config.statsd_prefix(),
-                    &[("app", manager.application())],
+                    &[("app", self.application)],
                 )
                 .map_err(|source| MonitoringError::Statsd {
                     address: address.to_owned(),
@@ -246,11 +268,13 @@ impl<'a> MonitoringSetup<'a> {
             )),
             None => None,
         };
-        let delegate = Arc::clone(manager.sensors());
-        let monitor = Arc::new(Monitor::with_options(
-            config.monitor_options(),
-            Arc::new(SystemClock),
-        ));
+        let delegate = Arc::clone(sensors);
+        let monitor = self.monitor.unwrap_or_else(|| {
+            Arc::new(Monitor::with_options(
+                config.monitor_options(),
+                Arc::new(SystemClock),
+            ))
+        });
         let mut attached = vec![delegate.add(monitor.clone())];
         if let Some(level) = config.log_level() {
             let logging = LoggingSensor::new(level, config.log_detail())

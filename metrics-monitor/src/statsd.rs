@@ -9,11 +9,11 @@ use std::net::UdpSocket;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::monitor::LatencyKind;
 use cadence::{
     BufferedUdpMetricSink, Counted, Gauged, MetricError, MetricSink, QueuingMetricSink, SinkStats,
     StatsdClient,
 };
-use metrics_core::monitor::LatencyKind;
 use metrics_core::sensor::{
     AssignmentFailure, AssignmentState, CommitDone, CommitState, CustomKind, CustomMetric,
     DecodeFailure, DecodeState, Decoded, Delivered, MessageIn, MessageState, PartitionOffset,
@@ -30,7 +30,7 @@ use metrics_core::sensor::{
 /// microsecond precision (`0.042|ms`): `send_latency`, `registry_latency`, `decode`,
 /// `event_processing`, `commit_latency`, `rebalance_return`, `rebalance_end`,
 /// `assignment_latency`, `http_response`. Gauges: `committed_offset`, `end_offset`. The application's own
-/// metrics ([`CustomSensor`](metrics_core::sensor::CustomSensor)) as
+/// metrics ([`CustomSensor`](crate::CustomSensor)) as
 /// `{sensor}.{name}`: counters `|c`, gauges `|g`, histograms as timers `|ms` (the type
 /// every StatsD server turns into percentiles), their values sent as recorded.
 #[derive(Debug)]
@@ -415,7 +415,7 @@ mod tests {
         let hub = Arc::new(metrics_core::sensor::SensorDelegate::new());
         let statsd = Arc::new(statsd);
         hub.add(statsd.clone());
-        let orders = metrics_core::sensor::CustomSensor::new("orders", hub);
+        let orders = crate::CustomSensor::new("orders", hub);
         orders.increment_counter("processed", 3);
         orders.set_gauge("backlog", -2.5);
         orders.record_histogram("amount", 0.25);

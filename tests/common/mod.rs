@@ -85,7 +85,7 @@ pub const NAMESPACE: &str = "lsst.square.metrics.events.testapp";
 /// Strict settings for `application` on the embedded development broker and registry.
 pub fn embedded_config(application: &str) -> app_metrics::Config {
     app_metrics::Config::embedded(
-        app_metrics::MetricsConfig::builder(application)
+        app_metrics::config::MetricsConfig::builder(application)
             .raise_on_error(true)
             .build()
             .expect("valid settings"),
@@ -140,7 +140,11 @@ pub fn manager(
     config: &app_metrics::Config,
     backend: &std::sync::Arc<app_metrics::kafka::KafkaBackend>,
 ) -> app_metrics::EventManager {
-    app_metrics::EventManager::with_backend(&config.metrics, std::sync::Arc::clone(backend) as _)
+    app_metrics::EventManager::new(
+        &config.metrics,
+        std::sync::Arc::clone(backend) as _,
+        std::sync::Arc::default(),
+    )
 }
 
 /// The in-memory registry, as the backend takes it.

@@ -219,7 +219,7 @@ pub async fn read_back_and_check(
 /// each against what was sent: the typed form equals the sent metadata and payload, the
 /// JSON form says the same with fields in schema order, and the other type is refused.
 pub async fn consume_and_check(
-    consumer: &app_metrics::kafka::EventConsumer,
+    consumer: &app_metrics::kafka::consumer::EventConsumer,
     application: &str,
     sent: &HashMap<String, Sent>,
 ) {

@@ -113,21 +113,21 @@ impl<S: Copy> Paired<S> {
 
 impl Paired<SendState> {
     /// The broker acknowledged the event.
-    pub fn completed(self, done: &Delivered<'_>) {
+    pub fn on_send_completed(self, done: &Delivered<'_>) {
         self.end("on_send_completed", |s, state| {
             s.on_send_completed(state, done)
         });
     }
 
     /// The event was not delivered.
-    pub fn failed(self, failure: &SendFailure<'_>) {
+    pub fn on_send_error(self, failure: &SendFailure<'_>) {
         self.end("on_send_error", |s, state| s.on_send_error(state, failure));
     }
 }
 
 impl Paired<MessageState> {
     /// The consumer is done with the message.
-    pub fn out(self, message: &MessageIn<'_>) {
+    pub fn on_message_out(self, message: &MessageIn<'_>) {
         self.end("on_message_out", |s, state| {
             s.on_message_out(state, message)
         });
@@ -136,7 +136,7 @@ impl Paired<MessageState> {
 
 impl Paired<StreamEventState> {
     /// The application's handler returned.
-    pub fn out(self, event: &StreamEvent<'_>) {
+    pub fn on_stream_event_out(self, event: &StreamEvent<'_>) {
         self.end("on_stream_event_out", |s, state| {
             s.on_stream_event_out(state, event)
         });
@@ -145,12 +145,12 @@ impl Paired<StreamEventState> {
 
 impl Paired<DecodeState> {
     /// The message was decoded.
-    pub fn decoded(self, decoded: &Decoded<'_>) {
+    pub fn on_decode_end(self, decoded: &Decoded<'_>) {
         self.end("on_decode_end", |s, state| s.on_decode_end(state, decoded));
     }
 
     /// The message could not be decoded.
-    pub fn failed(self, failure: &DecodeFailure<'_>) {
+    pub fn on_decode_error(self, failure: &DecodeFailure<'_>) {
         self.end("on_decode_error", |s, state| {
             s.on_decode_error(state, failure)
         });
@@ -159,7 +159,7 @@ impl Paired<DecodeState> {
 
 impl Paired<CommitState> {
     /// The commit ended.
-    pub fn completed(self, done: &CommitDone) {
+    pub fn on_commit_completed(self, done: &CommitDone) {
         self.end("on_commit_completed", |s, state| {
             s.on_commit_completed(state, done)
         });
@@ -168,28 +168,28 @@ impl Paired<CommitState> {
 
 impl Paired<RebalanceState> {
     /// The group returned the new assignment.
-    pub fn returned(self, at: Instant) -> Self {
+    pub fn on_rebalance_return(self, at: Instant) -> Self {
         self.map("on_rebalance_return", |s, state| {
             s.on_rebalance_return(state, at)
         })
     }
 
     /// The consumer resumed.
-    pub fn ended(self, at: Instant) {
+    pub fn on_rebalance_end(self, at: Instant) {
         self.end("on_rebalance_end", |s, state| s.on_rebalance_end(state, at));
     }
 }
 
 impl Paired<AssignmentState> {
     /// The consumer took its assigned partitions.
-    pub fn completed(self, at: Instant) {
+    pub fn on_assignment_completed(self, at: Instant) {
         self.end("on_assignment_completed", |s, state| {
             s.on_assignment_completed(state, at)
         });
     }
 
     /// The assignment failed.
-    pub fn failed(self, failure: &AssignmentFailure<'_>) {
+    pub fn on_assignment_error(self, failure: &AssignmentFailure<'_>) {
         self.end("on_assignment_error", |s, state| {
             s.on_assignment_error(state, failure)
         });
@@ -198,7 +198,7 @@ impl Paired<AssignmentState> {
 
 impl Paired<WebRequestState> {
     /// The response is ready.
-    pub fn ended(self, response: &WebResponse<'_>) {
+    pub fn on_web_request_end(self, response: &WebResponse<'_>) {
         self.end("on_web_request_end", |s, state| {
             s.on_web_request_end(state, response)
         });
@@ -213,22 +213,35 @@ impl Paired<WebRequestState> {
 /// be added and removed while events flow; an operation's end hook goes to the sensors
 /// that saw it start. With no sensor attached, every hook returns at once.
 ///
+/// Built once by the application (Faust's `app.sensors`), then given to the event manager,
+/// to any number of consumers and to `setup_monitoring`:
+///
 /// ```
 /// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicU64, Ordering};
 /// use std::time::Instant;
-/// use metrics_core::monitor::Monitor;
-/// use metrics_core::sensor::{Delivered, EventKey, SendInfo, SensorDelegate};
+/// use metrics_core::sensor::{Delivered, EventKey, SendInfo, SendState, Sensor, SensorDelegate, SensorResult};
 ///
-/// let delegate = SensorDelegate::new();
-/// let monitor = Arc::new(Monitor::new());
-/// delegate.add(monitor.clone());
+/// #[derive(Default)]
+/// struct Sent(AtomicU64);
+///
+/// impl Sensor for Sent {
+///     fn on_send_initiated(&self, send: &SendInfo<'_>) -> SensorResult<SendState> {
+///         self.0.fetch_add(1, Ordering::Relaxed);
+///         Ok(SendState::at(send.at))
+///     }
+/// }
+///
+/// let sensors = Arc::new(SensorDelegate::new());
+/// let sent = Arc::new(Sent::default());
+/// sensors.add(sent.clone());
 ///
 /// let (at, key) = (Instant::now(), EventKey::new());
 /// let send = SendInfo { key, topic: "t", event: "query", key_size: 0, value_size: 80, at };
-/// let started = delegate.send_initiated(&send).expect("a sensor is attached");
+/// let started = sensors.on_send_initiated(&send).expect("a sensor is attached");
 /// let done = Delivered { key, topic: "t", event: "query", partition: 0, offset: 7, at };
-/// started.completed(&done);
-/// assert_eq!(monitor.snapshot().messages_sent, 1);
+/// started.on_send_completed(&done);
+/// assert_eq!(sent.0.load(Ordering::Relaxed), 1);
 /// ```
 pub struct SensorDelegate {
     sensors: ArcSwap<Sensors>,
@@ -362,25 +375,25 @@ impl SensorDelegate {
     }
 
     /// An event was handed to the producer; `None` when no sensor is attached.
-    pub fn send_initiated(&self, send: &SendInfo<'_>) -> Option<Paired<SendState>> {
+    pub fn on_send_initiated(&self, send: &SendInfo<'_>) -> Option<Paired<SendState>> {
         self.start(SendState::at(send.at), "on_send_initiated", |s| {
             s.on_send_initiated(send)
         })
     }
 
     /// The producer's buffer for `topic` is full.
-    pub fn topic_buffer_full(&self, topic: &str) {
+    pub fn on_topic_buffer_full(&self, topic: &str) {
         self.each("on_topic_buffer_full", |s| s.on_topic_buffer_full(topic));
     }
 
     /// An event was encoded.
-    pub fn encoded(&self, encoded: &Encoded<'_>) {
+    pub fn on_encode(&self, encoded: &Encoded<'_>) {
         self.each("on_encode", |s| s.on_encode(encoded));
     }
 
-    /// An event was encoded, then handed to the producer: [`encoded`](Self::encoded) and
-    /// [`send_initiated`](Self::send_initiated) in one pass over the sensors.
-    pub fn encoded_and_sent(
+    /// An event was encoded, then handed to the producer: [`encoded`](Self::on_encode) and
+    /// [`send_initiated`](Self::on_send_initiated) in one pass over the sensors.
+    pub fn on_encode_and_send_initiated(
         &self,
         encoded: &Encoded<'_>,
         send: &SendInfo<'_>,
@@ -401,69 +414,72 @@ impl SensorDelegate {
     }
 
     /// The registry was called.
-    pub fn registry_call(&self, call: &RegistryCall<'_>) {
+    pub fn on_registry_call(&self, call: &RegistryCall<'_>) {
         self.each("on_registry_call", |s| s.on_registry_call(call));
     }
 
     /// The application recorded a custom metric.
-    pub fn custom_metric(&self, metric: &CustomMetric<'_>) {
+    pub fn on_custom_metric(&self, metric: &CustomMetric<'_>) {
         self.each("on_custom_metric", |s| s.on_custom_metric(metric));
     }
 
     /// A message was read.
-    pub fn message_in(&self, message: &MessageIn<'_>) -> Option<Paired<MessageState>> {
+    pub fn on_message_in(&self, message: &MessageIn<'_>) -> Option<Paired<MessageState>> {
         self.start(MessageState::at(message.at), "on_message_in", |s| {
             s.on_message_in(message)
         })
     }
 
     /// A decoded event goes to the application's handler.
-    pub fn stream_event_in(&self, event: &StreamEvent<'_>) -> Option<Paired<StreamEventState>> {
+    pub fn on_stream_event_in(&self, event: &StreamEvent<'_>) -> Option<Paired<StreamEventState>> {
         self.start(StreamEventState::at(event.at), "on_stream_event_in", |s| {
             s.on_stream_event_in(event)
         })
     }
 
     /// Decoding starts.
-    pub fn decode_start(&self, message: &MessageIn<'_>) -> Option<Paired<DecodeState>> {
+    pub fn on_decode_start(&self, message: &MessageIn<'_>) -> Option<Paired<DecodeState>> {
         self.start(DecodeState::at(message.at), "on_decode_start", |s| {
             s.on_decode_start(message)
         })
     }
 
     /// A commit starts.
-    pub fn commit_initiated(&self, at: Instant) -> Option<Paired<CommitState>> {
+    pub fn on_commit_initiated(&self, at: Instant) -> Option<Paired<CommitState>> {
         self.start(CommitState::at(at), "on_commit_initiated", |s| {
             s.on_commit_initiated(at)
         })
     }
 
     /// Offsets were committed.
-    pub fn tp_commit(&self, offsets: &[PartitionOffset<'_>]) {
+    pub fn on_tp_commit(&self, offsets: &[PartitionOffset<'_>]) {
         self.each("on_tp_commit", |s| s.on_tp_commit(offsets));
     }
 
     /// The end offset of a partition.
-    pub fn tp_end_offset(&self, end: &PartitionOffset<'_>) {
+    pub fn track_tp_end_offset(&self, end: &PartitionOffset<'_>) {
         self.each("track_tp_end_offset", |s| s.track_tp_end_offset(end));
     }
 
     /// A rebalance starts.
-    pub fn rebalance_start(&self, at: Instant) -> Option<Paired<RebalanceState>> {
+    pub fn on_rebalance_start(&self, at: Instant) -> Option<Paired<RebalanceState>> {
         self.start(RebalanceState::at(at), "on_rebalance_start", |s| {
             s.on_rebalance_start(at)
         })
     }
 
     /// A partition assignment starts.
-    pub fn assignment_start(&self, at: Instant) -> Option<Paired<AssignmentState>> {
+    pub fn on_assignment_start(&self, at: Instant) -> Option<Paired<AssignmentState>> {
         self.start(AssignmentState::at(at), "on_assignment_start", |s| {
             s.on_assignment_start(at)
         })
     }
 
     /// An HTTP request arrived.
-    pub fn web_request_start(&self, request: &WebRequest<'_>) -> Option<Paired<WebRequestState>> {
+    pub fn on_web_request_start(
+        &self,
+        request: &WebRequest<'_>,
+    ) -> Option<Paired<WebRequestState>> {
         self.start(
             WebRequestState::at(request.at),
             "on_web_request_start",

@@ -358,7 +358,7 @@ pub enum CustomKind {
 }
 
 /// A value the application recorded through a
-/// [`CustomSensor`](crate::sensor::CustomSensor).
+/// `CustomSensor` (in `metrics-monitor`).
 #[derive(Debug, Clone, Copy)]
 pub struct CustomMetric<'a> {
     /// The custom sensor's name (e.g. `orders`).

@@ -1,10 +1,9 @@
 //! Sensors observe the publishing and consuming pipeline, the way Faust's `Sensor` does:
 //! the [`Sensor`] trait, the [`SensorDelegate`] that fans hooks out to many sensors with
-//! failures isolated, and the clock they read. The default sensor is
-//! [`Monitor`](crate::monitor::Monitor).
+//! failures isolated, and the clock they read. The sensors themselves (the Monitor, the
+//! exporters) live in `metrics-monitor`.
 
 mod clock;
-mod custom;
 mod delegate;
 mod hooks;
 mod sink;
@@ -13,7 +12,6 @@ use std::error::Error;
 use std::fmt;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use custom::{CustomSensor, DEFAULT_BUCKETS};
 pub use delegate::{Paired, SensorDelegate, SensorId};
 pub use hooks::{
     AssignmentFailure, AssignmentState, CommitDone, CommitState, CustomKind, CustomMetric,
@@ -207,7 +205,7 @@ pub trait Sensor: Send + Sync + 'static {
 
     // -- the application's own metrics ----------------------------------------------------
 
-    /// The application recorded a value through a [`CustomSensor`].
+    /// The application recorded a value through a `CustomSensor` (`metrics-monitor`).
     fn on_custom_metric(&self, metric: &CustomMetric<'_>) -> SensorResult {
         Ok(())
     }

@@ -80,7 +80,7 @@ impl SinkSensors {
         event.encode_avro(buf);
         let at = Instant::now();
         let bytes = buf.len() - before;
-        self.delegate.encoded_and_sent(
+        self.delegate.on_encode_and_send_initiated(
             &Encoded {
                 key: self.key,
                 topic: &self.topic,
@@ -114,7 +114,7 @@ impl SinkSensors {
     /// The event was acknowledged at `partition`, `offset`.
     pub fn completed(&self, started: Started, partition: i32, offset: i64) {
         if let Some(started) = started {
-            started.completed(&Delivered {
+            started.on_send_completed(&Delivered {
                 key: self.key,
                 topic: &self.topic,
                 event: &self.event,
@@ -128,7 +128,7 @@ impl SinkSensors {
     /// The event was not delivered, for `error` of `kind`.
     pub fn failed(&self, started: Started, kind: ErrorKind, error: &(dyn Error + 'static)) {
         if let Some(started) = started {
-            started.failed(&SendFailure {
+            started.on_send_error(&SendFailure {
                 key: self.key,
                 topic: &self.topic,
                 event: &self.event,
@@ -148,14 +148,14 @@ impl SinkSensors {
     /// A registry call was made for this event type (registration).
     pub fn registry_call(&self, call: &super::RegistryCall<'_>) {
         if self.active() {
-            self.delegate.registry_call(call);
+            self.delegate.on_registry_call(call);
         }
     }
 
     /// The producer's buffer is full.
     pub fn buffer_full(&self) {
         if self.active() {
-            self.delegate.topic_buffer_full(&self.topic);
+            self.delegate.on_topic_buffer_full(&self.topic);
         }
     }
 }

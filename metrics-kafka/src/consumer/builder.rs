@@ -84,6 +84,13 @@ impl EventConsumerBuilder {
         self
     }
 
+    /// Reads `topic` instead of the topics given so far: another application's topic
+    /// with the settings `make_consumer` read.
+    pub fn only_topic(mut self, topic: impl Into<String>) -> Self {
+        self.topics = vec![topic.into()];
+        self
+    }
+
     /// Joins consumer group `group`: the group shares out the partitions, and offsets
     /// are committed every [`commit_interval`](Self::commit_interval) once the
     /// application is done with a message. Without a group, the consumer reads every

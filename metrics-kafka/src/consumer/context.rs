@@ -57,21 +57,23 @@ impl ConsumerContext for ConsumerHooks {
             // Partitions are taken away: the rebalance starts.
             Rebalance::Revoke(_) => {
                 if current.is_none() {
-                    *current = self.sensors.rebalance_start(now);
+                    *current = self.sensors.on_rebalance_start(now);
                 }
             }
             // The group answered with the new assignment (the first join starts here).
             Rebalance::Assign(_) => {
-                let started = current.take().or_else(|| self.sensors.rebalance_start(now));
-                *current = started.map(|s| s.returned(now));
-                *lock(&self.assignment) = self.sensors.assignment_start(now);
+                let started = current
+                    .take()
+                    .or_else(|| self.sensors.on_rebalance_start(now));
+                *current = started.map(|s| s.on_rebalance_return(now));
+                *lock(&self.assignment) = self.sensors.on_assignment_start(now);
             }
             Rebalance::Error(error) => {
                 let started = lock(&self.assignment)
                     .take()
-                    .or_else(|| self.sensors.assignment_start(now));
+                    .or_else(|| self.sensors.on_assignment_start(now));
                 if let Some(started) = started {
-                    started.failed(&AssignmentFailure { error, at: now });
+                    started.on_assignment_error(&AssignmentFailure { error, at: now });
                 }
             }
         }
@@ -81,11 +83,11 @@ impl ConsumerContext for ConsumerHooks {
         match rebalance {
             Rebalance::Assign(_) | Rebalance::Error(_) => {
                 if let Some(assignment) = lock(&self.assignment).take() {
-                    assignment.completed(Instant::now());
+                    assignment.on_assignment_completed(Instant::now());
                 }
                 // The consumer resumes with its new partitions.
                 if let Some(started) = lock(&self.rebalance).take() {
-                    started.ended(Instant::now());
+                    started.on_rebalance_end(Instant::now());
                 }
             }
             Rebalance::Revoke(_) => {}

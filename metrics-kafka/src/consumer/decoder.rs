@@ -24,7 +24,7 @@ use crate::registry::SchemaRegistry;
 /// Why a Confluent frame could not be decoded (reported to the sensors as a
 /// [`DecodeFailure`](metrics_core::sensor::DecodeFailure) of the same kind).
 #[derive(Debug)]
-pub struct FrameError {
+pub struct ValueDecodeError {
     /// What kind of failure (the bounded label of decode-error metrics).
     pub kind: DecodeErrorKind,
     /// The schema id of the frame, when the frame had one.
@@ -32,7 +32,7 @@ pub struct FrameError {
     source: Box<dyn StdError + Send + Sync>,
 }
 
-impl FrameError {
+impl ValueDecodeError {
     fn new(
         kind: DecodeErrorKind,
         schema_id: Option<u32>,
@@ -46,7 +46,7 @@ impl FrameError {
     }
 }
 
-impl fmt::Display for FrameError {
+impl fmt::Display for ValueDecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let what = match self.kind {
             DecodeErrorKind::Framing => "not a Confluent Avro frame",
@@ -62,7 +62,7 @@ impl fmt::Display for FrameError {
     }
 }
 
-impl StdError for FrameError {
+impl StdError for ValueDecodeError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         Some(&*self.source)
     }
@@ -96,8 +96,9 @@ impl WriterSchema {
     ///
     /// The text is not an Avro schema, its names do not resolve, or it has an array of
     /// values that take no bytes (which would let a tiny body claim billions of them).
-    pub fn parse(id: u32, text: &str) -> Result<Self, FrameError> {
-        let failure = |reason: String| FrameError::new(DecodeErrorKind::Schema, Some(id), reason);
+    pub fn parse(id: u32, text: &str) -> Result<Self, ValueDecodeError> {
+        let failure =
+            |reason: String| ValueDecodeError::new(DecodeErrorKind::Schema, Some(id), reason);
         let schema = Schema::parse_str(text)
             .map_err(|e| failure(format!("the registry's schema does not parse: {e}")))?;
         let canonical = schema.canonical_form();
@@ -136,7 +137,7 @@ impl WriterSchema {
     /// # Errors
     ///
     /// The body is truncated, corrupt, or longer than the record.
-    pub fn decode(self: &Arc<Self>, body: &[u8]) -> Result<DecodedEvent, FrameError> {
+    pub fn decode(self: &Arc<Self>, body: &[u8]) -> Result<DecodedEvent, ValueDecodeError> {
         let value = read_value(self, body)?;
         Ok(DecodedEvent {
             schema: Arc::clone(self),
@@ -302,7 +303,7 @@ impl EventDecoder {
     /// # Errors
     ///
     /// The registry cannot be reached, has no such schema, or its schema does not parse.
-    pub async fn schema(&self, id: u32) -> Result<Arc<WriterSchema>, FrameError> {
+    pub async fn schema(&self, id: u32) -> Result<Arc<WriterSchema>, ValueDecodeError> {
         let started = Instant::now();
         if let Some(schema) = read(&self.schemas).get(&id) {
             self.report(id, true, started, None);
@@ -313,7 +314,11 @@ impl EventDecoder {
             Err(error) => {
                 let kind = error.kind();
                 self.report(id, false, started, Some(kind));
-                return Err(FrameError::new(DecodeErrorKind::Schema, Some(id), error));
+                return Err(ValueDecodeError::new(
+                    DecodeErrorKind::Schema,
+                    Some(id),
+                    error,
+                ));
             }
         };
         self.report(id, false, started, None);
@@ -329,7 +334,7 @@ impl EventDecoder {
 
     fn report(&self, id: u32, cache_hit: bool, started: Instant, error: Option<ErrorKind>) {
         if !self.sensors.is_empty() {
-            self.sensors.registry_call(&RegistryCall {
+            self.sensors.on_registry_call(&RegistryCall {
                 operation: RegistryOperation::SchemaById,
                 target: &id.to_string(),
                 cache_hit,
@@ -344,7 +349,7 @@ impl EventDecoder {
     /// # Errors
     ///
     /// Not a frame, a schema that cannot be had, or a body that does not match it.
-    pub async fn decode(&self, frame: &[u8]) -> Result<DecodedEvent, FrameError> {
+    pub async fn decode(&self, frame: &[u8]) -> Result<DecodedEvent, ValueDecodeError> {
         let (id, body) = split(frame)?;
         self.schema(id).await?.decode(body)
     }
@@ -356,16 +361,19 @@ impl EventDecoder {
     ///
     /// As [`decode`](Self::decode), or [`DecodeErrorKind::Type`] when the writer schema is
     /// not `P`'s, saying where they differ.
-    pub async fn decode_as<P: EventDecode>(&self, frame: &[u8]) -> Result<Event<P>, FrameError> {
+    pub async fn decode_as<P: EventDecode>(
+        &self,
+        frame: &[u8],
+    ) -> Result<Event<P>, ValueDecodeError> {
         let (id, body) = split(frame)?;
         let schema = self.schema(id).await?;
         self.check_type::<P>(&schema)?;
         Event::<P>::decode_avro(body)
-            .map_err(|e| FrameError::new(DecodeErrorKind::Body, Some(id), e))
+            .map_err(|e| ValueDecodeError::new(DecodeErrorKind::Body, Some(id), e))
     }
 
     /// Checks once per schema id and type that the writer schema is `P`'s.
-    fn check_type<P: EventDecode>(&self, schema: &WriterSchema) -> Result<(), FrameError> {
+    fn check_type<P: EventDecode>(&self, schema: &WriterSchema) -> Result<(), ValueDecodeError> {
         let key = (schema.id, TypeId::of::<P>());
         let verdict = read(&self.matches).get(&key).cloned();
         let verdict = verdict.unwrap_or_else(|| {
@@ -373,7 +381,8 @@ impl EventDecoder {
             write(&self.matches).insert(key, verdict.clone());
             verdict
         });
-        verdict.map_err(|reason| FrameError::new(DecodeErrorKind::Type, Some(schema.id), reason))
+        verdict
+            .map_err(|reason| ValueDecodeError::new(DecodeErrorKind::Type, Some(schema.id), reason))
     }
 
     /// The first subject the schema of id `id` is registered under, if the registry says
@@ -394,14 +403,15 @@ impl EventDecoder {
     }
 }
 
-fn split(frame: &[u8]) -> Result<(u32, &[u8]), FrameError> {
-    framing::split(frame).map_err(|e| FrameError::new(DecodeErrorKind::Framing, None, e))
+fn split(frame: &[u8]) -> Result<(u32, &[u8]), ValueDecodeError> {
+    framing::split(frame).map_err(|e| ValueDecodeError::new(DecodeErrorKind::Framing, None, e))
 }
 
 /// Reads the body with its writer schema; every byte must belong to the record.
-fn read_value(schema: &WriterSchema, mut body: &[u8]) -> Result<Value, FrameError> {
+fn read_value(schema: &WriterSchema, mut body: &[u8]) -> Result<Value, ValueDecodeError> {
     let id = schema.id;
-    let body_error = |reason: String| FrameError::new(DecodeErrorKind::Body, Some(id), reason);
+    let body_error =
+        |reason: String| ValueDecodeError::new(DecodeErrorKind::Body, Some(id), reason);
     let reader = GenericDatumReader::builder(schema.schema())
         .build()
         .map_err(|e| body_error(e.to_string()))?;

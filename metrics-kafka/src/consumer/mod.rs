@@ -31,7 +31,7 @@ use context::ConsumerHooks;
 const HOUSEKEEPING_TICK: Duration = Duration::from_millis(200);
 
 pub use builder::{EventConsumerBuilder, StartAt};
-pub use decoder::{DecodedEvent, EventDecoder, FrameError, WriterSchema};
+pub use decoder::{DecodedEvent, EventDecoder, ValueDecodeError, WriterSchema};
 pub use received::{MessageError, RawMessage, Received};
 
 /// Why the consumer could not be set up or read.
@@ -86,7 +86,7 @@ fn client_error(action: impl Into<String>) -> impl FnOnce(KafkaError) -> Consume
 ///
 /// ```no_run
 /// use std::sync::Arc;
-/// use metrics_kafka::KafkaConfig;
+/// use metrics_kafka::config::KafkaConfig;
 /// use metrics_kafka::consumer::{EventConsumer, StartAt};
 /// use metrics_kafka::registry::MemorySchemaRegistry;
 ///
@@ -412,7 +412,7 @@ impl Inner {
         let result = if stored.is_empty() {
             Ok(())
         } else {
-            let started = self.sensors.commit_initiated(Instant::now());
+            let started = self.sensors.on_commit_initiated(Instant::now());
             let result = match self.consumer.commit_consumer_state(CommitMode::Sync) {
                 // Nothing new to commit since the last commit (the messages' offsets were
                 // committed already): no failure.
@@ -420,7 +420,7 @@ impl Inner {
                 other => other.map_err(client_error("commit the consumed offsets")),
             };
             if let Some(started) = started {
-                started.completed(&CommitDone {
+                started.on_commit_completed(&CommitDone {
                     ok: result.is_ok(),
                     at: Instant::now(),
                 });
@@ -437,7 +437,7 @@ impl Inner {
                             offset: *offset,
                         })
                         .collect();
-                    self.sensors.tp_commit(&committed);
+                    self.sensors.on_tp_commit(&committed);
                 }
                 // Offsets not committed are committed with the next commit.
                 Err(_) => {
@@ -462,7 +462,7 @@ impl Inner {
                 .map_err(client_error(format!(
                     "read the end offset of {topic} [{partition}]"
                 )))?;
-            self.sensors.tp_end_offset(&PartitionOffset {
+            self.sensors.track_tp_end_offset(&PartitionOffset {
                 tp: TopicPartition {
                     topic: &topic,
                     partition,

@@ -12,7 +12,7 @@ use metrics_core::sensor::{
 };
 
 use super::Inner;
-use super::decoder::{DecodedEvent, FrameError};
+use super::decoder::{DecodedEvent, ValueDecodeError};
 
 /// One message read from a topic, undecoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +63,7 @@ pub struct MessageError {
     pub offset: i64,
     /// Why it could not be decoded.
     #[source]
-    pub failure: FrameError,
+    pub failure: ValueDecodeError,
 }
 
 /// A message handed out by [`EventConsumer::recv`](super::EventConsumer::recv).
@@ -86,7 +86,7 @@ impl fmt::Debug for Received {
 
 impl Received {
     pub(super) fn new(inner: Arc<Inner>, message: RawMessage) -> Self {
-        let state = inner.sensors.message_in(&message.info(Instant::now()));
+        let state = inner.sensors.on_message_in(&message.info(Instant::now()));
         Self {
             inner,
             message,
@@ -102,23 +102,23 @@ impl Received {
     /// Runs `decode` between the decode hooks; a failure is reported and located.
     async fn decoding<T>(
         &self,
-        decode: impl Future<Output = Result<T, FrameError>>,
+        decode: impl Future<Output = Result<T, ValueDecodeError>>,
         schema_id: impl Fn(&T) -> u32,
     ) -> Result<T, MessageError> {
         let started = self
             .inner
             .sensors
-            .decode_start(&self.message.info(Instant::now()));
+            .on_decode_start(&self.message.info(Instant::now()));
         let result = decode.await;
         let tp = self.message.tp();
         match (&result, started) {
-            (Ok(value), Some(started)) => started.decoded(&Decoded {
+            (Ok(value), Some(started)) => started.on_decode_end(&Decoded {
                 tp,
                 offset: self.message.offset,
                 schema_id: schema_id(value),
                 at: Instant::now(),
             }),
-            (Err(failure), Some(started)) => started.failed(&DecodeFailure {
+            (Err(failure), Some(started)) => started.on_decode_error(&DecodeFailure {
                 tp,
                 offset: self.message.offset,
                 kind: failure.kind,
@@ -194,10 +194,10 @@ impl Received {
             event,
             at,
         };
-        let started = self.inner.sensors.stream_event_in(&info(Instant::now()));
+        let started = self.inner.sensors.on_stream_event_in(&info(Instant::now()));
         let output = work.await;
         if let Some(started) = started {
-            started.out(&info(Instant::now()));
+            started.on_stream_event_out(&info(Instant::now()));
         }
         output
     }
@@ -210,7 +210,7 @@ fn event_schema_id(message: &RawMessage) -> u32 {
 impl Drop for Received {
     fn drop(&mut self) {
         if let Some(state) = self.state.take() {
-            state.out(&self.message.info(Instant::now()));
+            state.on_message_out(&self.message.info(Instant::now()));
         }
         self.inner.done(
             &self.message.topic,

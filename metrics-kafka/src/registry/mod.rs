@@ -25,7 +25,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::config::RegistryConfig;
-pub use crate::config::{CompatibilityLevel, RegistryAuth};
+use crate::config::{CompatibilityLevel, RegistryAuth};
 pub use error::RegistryError;
 pub use http::HttpSchemaRegistry;
 pub use memory::MemorySchemaRegistry;

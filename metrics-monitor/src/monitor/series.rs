@@ -86,7 +86,7 @@ impl WindowStats {
 
 /// The nearest-rank percentile `p` (0-100] of a non-empty ascending slice: the smallest
 /// value with at least `p`% of the values at or below it.
-pub fn nearest_rank(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn nearest_rank(sorted: &[f64], p: f64) -> f64 {
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
@@ -108,7 +108,7 @@ impl HistogramSnapshot {
     /// `prometheus-client` takes, which sums them itself.
     ///
     /// ```
-    /// use metrics_core::monitor::HistogramSnapshot;
+    /// use metrics_monitor::HistogramSnapshot;
     ///
     /// let h = HistogramSnapshot { buckets: vec![(0.1, 2), (1.0, 5)], count: 6, sum: 3.0 };
     /// assert_eq!(h.per_bucket(), [(0.1, 2), (1.0, 3), (f64::INFINITY, 1)]);

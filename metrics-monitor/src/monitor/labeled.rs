@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 use hashbrown::{Equivalent, HashMap};
 
-use crate::sync::lock;
+use metrics_core::sync::lock;
 
 /// Values keyed by `K`, read without a lock; a new key copies the map (the only path
 /// that locks).

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::labeled::SharedMap;
-use crate::sensor::EventKey;
+use metrics_core::sensor::EventKey;
 
 /// How many event keys get a slot of their own (later keys share a map).
 const SLOTS: usize = 256;

@@ -1,5 +1,5 @@
 //! The application's own metrics, as recorded through
-//! [`CustomSensor`](crate::sensor::CustomSensor)s: counters, gauges and histograms by
+//! [`CustomSensor`](crate::CustomSensor)s: counters, gauges and histograms by
 //! sensor and name.
 
 use std::collections::BTreeMap;
@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::labeled::{Labeled, Pair, SharedMap};
 use super::series::{HistogramSnapshot, History, WindowStats};
-use crate::sensor::{CustomKind, CustomMetric};
+use metrics_core::sensor::{CustomKind, CustomMetric};
 
 /// `(sensor, name)`.
 type Key = (Box<str>, Box<str>);
@@ -115,11 +115,10 @@ impl Custom {
     pub(crate) fn record(&self, metric: &CustomMetric<'_>) {
         let key = Pair(metric.sensor, metric.name);
         match metric.kind {
-            CustomKind::Counter => {
-                if metric.value.is_finite() && metric.value >= 0.0 {
-                    self.counters.add(&key, metric.value.round() as u64);
-                }
+            CustomKind::Counter if metric.value.is_finite() && metric.value >= 0.0 => {
+                self.counters.add(&key, metric.value.round() as u64);
             }
+            CustomKind::Counter => {}
             CustomKind::Gauge => self.gauges.with(&key, AtomicU64::default, |g| {
                 g.store(metric.value.to_bits(), Ordering::Relaxed)
             }),
@@ -131,6 +130,8 @@ impl Custom {
                     |h| h.record(metric.value),
                 );
             }
+            // A kind added to the hook after this Monitor was written: not kept.
+            _ => {}
         }
     }
 

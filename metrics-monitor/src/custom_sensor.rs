@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use super::{CustomKind, CustomMetric, SensorDelegate};
 use crate::monitor::CustomSnapshot;
 use crate::monitor::custom::Custom;
-use crate::sync::lock;
+use metrics_core::sensor::{CustomKind, CustomMetric, SensorDelegate};
+use metrics_core::sync::lock;
 
 /// Upper bounds of a custom histogram's buckets unless
 /// [`CustomSensor::histogram_buckets`] says otherwise: the Prometheus client libraries'
@@ -20,14 +20,15 @@ pub const DEFAULT_BUCKETS: [f64; 11] = [
 /// A named source of the application's own metrics (Faust's `CustomSensor`).
 ///
 /// Every value goes through the sensor hub to each attached sensor's
-/// [`on_custom_metric`](super::Sensor::on_custom_metric): the Monitor keeps it (and so
+/// [`on_custom_metric`](metrics_core::sensor::Sensor::on_custom_metric): the Monitor keeps it (and so
 /// `/stats` and Prometheus show it), a StatsD sensor sends it, a logging sensor logs it.
 /// [`get_metrics`](Self::get_metrics) answers this sensor's own figures.
 ///
 /// ```
 /// use std::sync::Arc;
-/// use metrics_core::monitor::Monitor;
-/// use metrics_core::sensor::{CustomSensor, SensorDelegate};
+/// use metrics_monitor::Monitor;
+/// use metrics_core::sensor::SensorDelegate;
+/// use metrics_monitor::CustomSensor;
 ///
 /// let hub = Arc::new(SensorDelegate::new());
 /// let monitor = Arc::new(Monitor::new());
@@ -132,6 +133,6 @@ impl CustomSensor {
             at,
         };
         self.figures.record(&metric);
-        self.hub.custom_metric(&metric);
+        self.hub.on_custom_metric(&metric);
     }
 }

@@ -1,29 +1,22 @@
-//! Settings: every group the application uses, and [`Config`], which reads them all from
-//! the environment at once and reports every problem together.
-//!
-//! | group | variables | type |
-//! |---|---|---|
-//! | shared by every backend | `METRICS_*` | [`MetricsConfig`] |
-//! | Kafka cluster and producer | `KAFKA_*` | `KafkaConfig` (feature `kafka`) |
-//! | Schema Registry | `SCHEMA_MANAGER_*` | `RegistryConfig` (feature `kafka`) |
-//! | monitoring | `METRICS_MONITOR_*`, `METRICS_HEALTH_*` | [`MonitoringConfig`] |
+//! [`Config`]: every settings group of the application, read from the environment at once,
+//! every problem reported together.
 
-pub use metrics_core::config::{
-    BackendKind, ConfigError, Describe, Env, EnvVar, MetricsConfig, MetricsConfigBuilder,
-    NotUnicode, check, metrics_vars, parse,
+use crate::ConfigError;
+use crate::config::{
+    Env, EnvVar, MetricsConfig, MetricsConfigBuilder, MonitoringConfig, MonitoringConfigBuilder,
+    metrics_vars, monitoring_vars,
 };
 #[cfg(feature = "kafka")]
-pub use metrics_kafka::config::{
-    CompatibilityLevel, EMBEDDED, ExtraProperties, InvalidRegistryUrl, KafkaConfig,
-    KafkaConfigBuilder, RegistryAuth, RegistryConfig, RegistryConfigBuilder, RegistryUrl,
-    SaslMechanism, SecurityProtocol, kafka_vars, registry_vars,
+use crate::config::{
+    KafkaConfig, KafkaConfigBuilder, RegistryConfig, RegistryConfigBuilder, kafka_vars,
+    registry_vars,
 };
-pub use metrics_monitor::{MonitoringConfig, MonitoringConfigBuilder, monitoring_vars};
 
 /// Every setting of the application: one value per group.
 ///
 /// ```
-/// use app_metrics::config::{BackendKind, Config};
+/// use app_metrics::Config;
+/// use app_metrics::config::BackendKind;
 ///
 /// let env = [("METRICS_APPLICATION", "myapp"), ("METRICS_ENABLED", "false")];
 /// let config = Config::from_lookup(|name| {
@@ -156,8 +149,10 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         #[cfg(feature = "kafka")]
         let backend = match self.metrics.backend() {
-            BackendKind::Kafka => metrics_kafka::config::check(&self.kafka, &self.registry),
-            BackendKind::Noop | BackendKind::Mock => Ok(()),
+            crate::config::BackendKind::Kafka => {
+                metrics_kafka::config::check(&self.kafka, &self.registry)
+            }
+            crate::config::BackendKind::Noop | crate::config::BackendKind::Mock => Ok(()),
         };
         #[cfg(not(feature = "kafka"))]
         let backend = Ok(());

@@ -6,7 +6,7 @@ use hashbrown::Equivalent;
 use serde::Serialize;
 
 use super::labeled::SharedMap;
-use crate::sensor::TopicPartition;
+use metrics_core::sensor::TopicPartition;
 
 /// "No offset seen yet".
 const NONE: i64 = -1;
@@ -59,24 +59,15 @@ pub struct PartitionSnapshot {
     pub committed_offset: Option<i64>,
     /// The end offset (high watermark): the offset the next message will get.
     pub end_offset: Option<i64>,
-    /// Messages not read yet: see [`lag`].
+    /// Messages not read yet: `end − (last read + 1)`, or `end − committed` before any
+    /// read; never negative.
     pub lag: Option<i64>,
 }
 
 /// Messages not read yet: `end − (last read + 1)`; before any read, `end − committed`;
 /// never negative (an end offset older than the read position gives 0); `None` without
 /// an end offset or a position.
-///
-/// ```
-/// use metrics_core::monitor::lag;
-///
-/// assert_eq!(lag(Some(9), None, Some(10)), Some(0), "the last message was read");
-/// assert_eq!(lag(Some(4), None, Some(10)), Some(5));
-/// assert_eq!(lag(None, Some(3), Some(10)), Some(7));
-/// assert_eq!(lag(Some(12), None, Some(10)), Some(0), "a stale end offset");
-/// assert_eq!(lag(None, None, Some(10)), None);
-/// ```
-pub fn lag(read: Option<i64>, committed: Option<i64>, end: Option<i64>) -> Option<i64> {
+pub(crate) fn lag(read: Option<i64>, committed: Option<i64>, end: Option<i64>) -> Option<i64> {
     let position = match (read, committed) {
         (Some(read), _) => read + 1,
         (None, Some(committed)) => committed,
@@ -182,5 +173,18 @@ mod tests {
                 lag: Some(7),
             }]
         );
+    }
+
+    #[test]
+    fn lag_counts_the_messages_after_the_read_position() {
+        assert_eq!(
+            lag(Some(9), None, Some(10)),
+            Some(0),
+            "the last message was read"
+        );
+        assert_eq!(lag(Some(4), None, Some(10)), Some(5));
+        assert_eq!(lag(None, Some(3), Some(10)), Some(7));
+        assert_eq!(lag(Some(12), None, Some(10)), Some(0), "a stale end offset");
+        assert_eq!(lag(None, None, Some(10)), None);
     }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
-use crate::sensor::*;
+use metrics_core::sensor::*;
 
 /// One event type for every hook call of these tests.
 static KEY: std::sync::LazyLock<EventKey> = std::sync::LazyLock::new(EventKey::new);
@@ -108,7 +108,7 @@ fn encode_and_registry_calls_are_recorded() {
     })
     .unwrap();
     let call = |cache_hit, error| RegistryCall {
-        operation: crate::sensor::RegistryOperation::Register,
+        operation: metrics_core::sensor::RegistryOperation::Register,
         target: "events.query",
         cache_hit,
         elapsed: Duration::from_millis(if cache_hit { 0 } else { 12 }),
@@ -332,9 +332,9 @@ fn rates_come_from_samples_of_the_injected_clock() {
 #[test]
 fn custom_metrics_count_gauge_and_histogram_through_the_hub() {
     let m = Arc::new(monitor().1);
-    let hub = Arc::new(crate::sensor::SensorDelegate::new());
+    let hub = Arc::new(metrics_core::sensor::SensorDelegate::new());
     hub.add(m.clone());
-    let batches = crate::sensor::CustomSensor::new("batches", Arc::clone(&hub));
+    let batches = crate::CustomSensor::new("batches", Arc::clone(&hub));
     batches.increment_counter("cache_hits", 2);
     batches.increment_counter("cache_hits", 3);
     batches.set_gauge("queue_depth", 4.5);
@@ -383,8 +383,8 @@ fn counters_add_up_across_threads() {
             std::thread::spawn(move || {
                 for _ in 0..2_500 {
                     let at = Instant::now();
-                    let started = delegate.send_initiated(&send(at)).unwrap();
-                    started.completed(&Delivered {
+                    let started = delegate.on_send_initiated(&send(at)).unwrap();
+                    started.on_send_completed(&Delivered {
                         key: *KEY,
                         topic: "events",
                         event: "query",

@@ -6,7 +6,7 @@ use std::time::Instant;
 use super::labeled::{Response, Triple};
 use super::offsets::Which;
 use super::{LatencyKind, Monitor};
-use crate::sensor::{
+use metrics_core::sensor::{
     AssignmentFailure, AssignmentState, CommitDone, CommitState, CustomMetric, DecodeFailure,
     DecodeState, Decoded, Delivered, Encoded, MessageIn, MessageState, PartitionOffset,
     RebalanceState, RegistryCall, SendFailure, SendInfo, SendState, Sensor, SensorResult,

@@ -18,15 +18,15 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 pub use custom::{BySensor, CustomHistogramSnapshot, CustomSnapshot};
-pub use offsets::{PartitionSnapshot, lag};
+pub use offsets::PartitionSnapshot;
 pub use rates::Rates;
-pub use series::{HistogramSnapshot, LATENCY_BUCKETS, WindowStats, nearest_rank};
+pub use series::{HistogramSnapshot, LATENCY_BUCKETS, WindowStats};
 
-use crate::error::ErrorKind;
-use crate::sensor::{Clock, DecodeErrorKind, SystemClock};
-use crate::sync::lock;
 use events::EventTable;
 use labeled::Labeled;
+use metrics_core::ErrorKind;
+use metrics_core::sensor::{Clock, DecodeErrorKind, SystemClock};
+use metrics_core::sync::lock;
 use offsets::PartitionOffsets;
 use rates::{Counts, Sampler};
 use series::Latency;
@@ -175,9 +175,10 @@ impl Latencies {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use metrics_core::monitor::Monitor;
+/// use metrics_monitor::Monitor;
 ///
-/// use metrics_core::sensor::{CustomSensor, SensorDelegate};
+/// use metrics_core::sensor::SensorDelegate;
+/// use metrics_monitor::CustomSensor;
 ///
 /// let hub = Arc::new(SensorDelegate::new());
 /// let monitor = Arc::new(Monitor::new());
@@ -417,7 +418,7 @@ impl Monitor {
         self.latencies.get(kind).histogram()
     }
 
-    /// The application's own metrics, from every [`CustomSensor`](crate::sensor::CustomSensor)
+    /// The application's own metrics, from every [`CustomSensor`](crate::CustomSensor)
     /// attached to the same hub.
     pub fn get_metrics(&self) -> CustomSnapshot {
         self.custom.snapshot()
