@@ -30,6 +30,27 @@
 //! # Ok::<(), app_metrics::schema::InvalidNameError>(())
 //! ```
 //!
+//! # Map
+//!
+//! An application reads its settings ([`Config::from_env`]), builds one sensor hub
+//! ([`sensor::SensorDelegate`]), attaches monitoring to it ([`setup_monitoring`]), and
+//! gives it to the [`EventManager`] ([`make_manager`]) and to its consumers
+//! ([`make_consumer`]). Publishing goes through an [`EventPublisher`] per event type;
+//! `flush` and `close` return a [`DeliveryReport`] of what was not delivered and what
+//! was dropped, by [`ErrorKind`].
+//!
+//! | module | for |
+//! |---|---|
+//! | [`config`] | every settings group and its environment variables |
+//! | [`sensor`] | observing the pipeline: the `Sensor` trait, its hooks, the hub |
+//! | [`monitoring`] | Faust's monitors: the Monitor, logging, health, Prometheus, StatsD, HTTP |
+//! | `kafka` | the Kafka backend: producer, consumer, registry clients, framing |
+//! | [`mock`] | assertions on a Mock manager's events in tests |
+//! | [`decode`] | events read back, typed |
+//! | [`schema`] | Avro record schemas and name rules |
+//! | [`field`] | a field type of one's own |
+//! | [`backend`] | a backend of one's own |
+//!
 //! `docs/architecture.md` maps the crates and follows one event through them.
 
 // Lets the derives' generated `::app_metrics::...` paths resolve in this package's own
