@@ -841,6 +841,43 @@ async fn register_checked_names_the_incompatible_field() {
     );
 }
 
+/// rivven-schema 0.0.22 refuses its own latest schema when it has a uuid field
+/// ("Incompatible types: writer=Uuid, reader=Uuid"), so a restarted application could not
+/// publish. Registering the subject's latest schema needs no check: it returns its id.
+#[tokio::test]
+async fn register_checked_registers_the_latest_schema_again_whatever_the_check_says() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(compat_path()))
+        .respond_with(json_response(
+            200,
+            json!({ "is_compatible": false, "messages": ["Incompatible types: writer=Uuid, reader=Uuid"] }),
+        ))
+        .mount(&server)
+        .await;
+    // The registry gives the schema back with its keys in another order.
+    let stored = r#"{"fields":[{"type":"double","name":"duration"}],"namespace":"lsst.square.metrics.events.app","name":"query","type":"record"}"#;
+    Mock::given(method("GET"))
+        .and(path(subject_path("/versions/latest")))
+        .respond_with(json_response(
+            200,
+            json!({ "subject": SUBJECT, "version": 1, "id": 7, "schema": stored }),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(subject_path("/versions")))
+        .respond_with(json_response(200, json!({ "id": 7 })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let id = registry(&server)
+        .register_checked(SUBJECT, SCHEMA, None)
+        .await
+        .expect("the latest schema registers again");
+    assert_eq!(id, 7);
+}
+
 #[tokio::test]
 async fn register_checked_falls_back_to_the_registry_messages() {
     let server = MockServer::start().await;

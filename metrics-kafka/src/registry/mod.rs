@@ -7,7 +7,7 @@
 //! registry refuses, the error names the offending fields (computed locally with
 //! apache-avro's schema compatibility checker; the registry's verdict decides).
 
-mod compat;
+pub(crate) mod compat;
 mod error;
 mod http;
 mod memory;
@@ -145,6 +145,12 @@ pub trait SchemaRegistry: Send + Sync + fmt::Debug {
             self.check_compatibility(subject, schema).await?
         {
             let local = match self.latest_schema(subject).await {
+                // The subject's latest version is this very schema: registering it returns
+                // its id, as Confluent's registry does without a check. (Some registries'
+                // checkers refuse an identical schema with a logical type.)
+                Ok(Some(previous)) if same_schema(&previous, schema) => {
+                    return self.register(subject, schema).await;
+                }
                 Ok(Some(previous)) => compat::explain(
                     &previous,
                     schema,
@@ -175,5 +181,17 @@ pub trait SchemaRegistry: Send + Sync + fmt::Debug {
             });
         }
         self.register(subject, schema).await
+    }
+}
+
+/// Whether two schema texts are the same schema: equal as JSON, whatever the key order or
+/// spacing a registry gives back (unlike the parsing canonical form, logical types count).
+pub(crate) fn same_schema(a: &str, b: &str) -> bool {
+    match (
+        serde_json::from_str::<serde_json::Value>(a),
+        serde_json::from_str::<serde_json::Value>(b),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
     }
 }
