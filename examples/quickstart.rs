@@ -4,6 +4,7 @@
 //! ```sh
 //! cargo run --example quickstart                    # embedded broker and registry
 //! cargo run --example quickstart -- --count 20 --timeout 30s
+//! cargo run --example quickstart -- --check-schemas  # would the registry accept them?
 //! METRICS_APPLICATION=myapp KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092 \
 //!   SCHEMA_MANAGER_REGISTRY_URL=http://127.0.0.1:8081 cargo run --example quickstart -- --create-topic
 //! ```
@@ -56,15 +57,18 @@ struct Args {
     count: u32,
     timeout: Duration,
     create_topic: bool,
+    check_schemas: bool,
 }
 
-const USAGE: &str = "usage: quickstart [--count N] [--timeout DURATION] [--create-topic]";
+const USAGE: &str =
+    "usage: quickstart [--count N] [--timeout DURATION] [--create-topic] [--check-schemas]";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         count: 5,
         timeout: Duration::from_secs(60),
         create_topic: false,
+        check_schemas: false,
     };
     let mut argv = std::env::args().skip(1);
     while let Some(arg) = argv.next() {
@@ -86,6 +90,7 @@ fn parse_args() -> Result<Args, String> {
                 })?;
             }
             "--create-topic" => args.create_topic = true,
+            "--check-schemas" => args.check_schemas = true,
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -139,6 +144,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         manager.topic()
     );
 
+    if args.check_schemas {
+        return check_schemas(&manager).await;
+    }
+
     manager.initialize().await?;
     let queries: EventPublisher<QueryEvent> = manager.create_publisher("query").await?;
     let logins: EventPublisher<LoginEvent> = manager.create_publisher("login").await?;
@@ -191,6 +200,23 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             humantime::format_duration(args.timeout)
         )
         .into());
+    }
+    Ok(())
+}
+
+/// The pre-deploy check: asks the registry whether each event's schema may be registered,
+/// registering nothing; a verdict per subject, and an error if any would be refused.
+async fn check_schemas(manager: &EventManager) -> Result<(), Box<dyn std::error::Error>> {
+    let checks = [
+        manager.check_schema::<QueryEvent>("query").await?,
+        manager.check_schema::<LoginEvent>("login").await?,
+    ];
+    for check in &checks {
+        println!("{check}");
+    }
+    let refused = checks.iter().filter(|c| !c.verdict.is_ok()).count();
+    if refused > 0 {
+        return Err(format!("{refused} of {} schemas would be refused", checks.len()).into());
     }
     Ok(())
 }

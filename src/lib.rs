@@ -168,10 +168,21 @@ pub mod decode {
 }
 
 pub mod schema {
-    //! Avro schemas and names: a payload's record schema, and the rules its names follow.
+    //! Avro schemas and names: a payload's record schema, the rules its names follow,
+    //! and their evolution: [`SchemaSnapshots`] checks in `cargo test` that a change is
+    //! compatible, and [`EventManager::check_schema`](crate::EventManager::check_schema)
+    //! asks the live registry before deploy.
 
+    pub use metrics_core::backend::{SchemaCheck, SchemaVerdict};
     pub use metrics_core::metadata::RESERVED_FIELD_NAMES;
-    pub use metrics_core::schema::{InvalidNameError, NameKind, record_schema, validate_name};
+    pub use metrics_core::schema::{
+        InvalidNameError, NameKind, avsc, record_schema, validate_name,
+    };
+    #[cfg(feature = "kafka")]
+    pub use metrics_kafka::{
+        SNAPSHOTS_VAR, SchemaSnapshots, SnapshotError, SnapshotOutcome, SnapshotProblem,
+        SnapshotReport,
+    };
 }
 
 pub mod field {

@@ -2,7 +2,7 @@
 //! recorder for tests (Mock).
 
 use std::any::Any;
-use std::fmt::Debug;
+use std::fmt::{self, Debug};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -183,6 +183,61 @@ pub trait EventSink: Any + Send + Sync + Debug {
     }
 }
 
+/// Whether the registry would accept an event's schema: the answer of a pre-deploy check
+/// ([`EventManager::check_schema`](crate::EventManager::check_schema)), which registers
+/// nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SchemaVerdict {
+    /// The subject has no schema yet: this one would be its first.
+    NewSubject,
+    /// The schema may be registered (it is the subject's already, or compatible with it).
+    Compatible,
+    /// The registry would refuse it.
+    Incompatible {
+        /// Why, naming the fields where the check can.
+        reasons: Vec<String>,
+    },
+    /// This backend registers no schema (Noop, Mock): nothing to check.
+    NoRegistry,
+}
+
+impl SchemaVerdict {
+    /// Whether publishing this schema would work.
+    pub fn is_ok(&self) -> bool {
+        !matches!(self, Self::Incompatible { .. })
+    }
+}
+
+/// One event's pre-deploy check: its subject and the registry's verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaCheck {
+    /// The event name.
+    pub event: String,
+    /// The registry subject, for backends that register schemas.
+    pub subject: Option<String>,
+    /// The verdict.
+    pub verdict: SchemaVerdict,
+}
+
+impl fmt::Display for SchemaCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = self.subject.as_deref().unwrap_or(&self.event);
+        match &self.verdict {
+            SchemaVerdict::NewSubject => write!(f, "{what}: ok (a new subject)"),
+            SchemaVerdict::Compatible => write!(f, "{what}: ok (compatible)"),
+            SchemaVerdict::NoRegistry => write!(f, "{what}: ok (no registry: nothing to check)"),
+            SchemaVerdict::Incompatible { reasons } => {
+                write!(f, "{what}: REFUSED (incompatible)")?;
+                for reason in reasons {
+                    write!(f, "\n  - {reason}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 /// A destination for events: implemented by the Kafka, Noop and Mock backends.
 pub trait EventBackend: Any + Send + Sync + Debug {
     /// Connects and checks whatever the backend needs before publishers are created; the
@@ -202,6 +257,21 @@ pub trait EventBackend: Any + Send + Sync + Debug {
     fn flush(&self, timeout: Duration) -> BoxFuture<'_, Result<DeliveryReport, EventError>> {
         let _ = timeout;
         Box::pin(async { Ok(DeliveryReport::default()) })
+    }
+
+    /// Asks the registry whether `event`'s schema may be registered, registering nothing;
+    /// the default, for a backend without a registry, answers
+    /// [`NoRegistry`](SchemaVerdict::NoRegistry).
+    fn check_schema(
+        &self,
+        event: &EventDescriptor,
+    ) -> BoxFuture<'_, Result<SchemaCheck, EventError>> {
+        let check = SchemaCheck {
+            event: event.name.clone(),
+            subject: None,
+            verdict: SchemaVerdict::NoRegistry,
+        };
+        Box::pin(async move { Ok(check) })
     }
 
     /// Flushes, then releases the clients this backend owns; the default only flushes.

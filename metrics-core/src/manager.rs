@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::backend::{DeliveryReport, EventBackend, EventDescriptor, EventSink, Outgoing};
+use crate::backend::{
+    DeliveryReport, EventBackend, EventDescriptor, EventSink, Outgoing, SchemaCheck,
+};
 use crate::config::MetricsConfig;
 use crate::error::{ErrorChain, EventError};
 use crate::log_limit::LogLimiter;
@@ -262,6 +264,43 @@ impl EventManager {
                 Err(error)
             }
         }
+    }
+
+    /// Asks the registry whether the schema of event `name` with payload `P` may be
+    /// registered, without registering it: the pre-deploy check. Needs no
+    /// [`initialize`](Self::initialize) and creates no publisher.
+    ///
+    /// ```
+    /// use metrics_core::backend::SchemaVerdict;
+    /// use metrics_core::{EventManager, EventPayload, MetricsConfig};
+    ///
+    /// #[derive(EventPayload)]
+    /// struct QueryEvent { rows: i64 }
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let manager = EventManager::noop(&MetricsConfig::builder("myapp").enabled(false).build()?);
+    /// let check = manager.check_schema::<QueryEvent>("query").await?;
+    /// assert_eq!(check.verdict, SchemaVerdict::NoRegistry);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`EventError::InvalidName`], [`EventError::Closed`], or the registry cannot be
+    /// asked (unreachable, credentials refused).
+    pub async fn check_schema<P: EventPayload>(
+        &self,
+        name: &str,
+    ) -> Result<SchemaCheck, EventError> {
+        self.check_open(name)?;
+        let descriptor = EventDescriptor {
+            name: name.to_owned(),
+            topic: Arc::clone(&self.inner.topic),
+            sensors: Arc::clone(&self.inner.sensors),
+            schema: record_schema::<P>(name, &self.inner.topic)?,
+        };
+        self.inner.backend.check_schema(&descriptor).await
     }
 
     /// Builds the application's events container once (Safir's `EventMaker`).

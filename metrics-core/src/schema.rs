@@ -111,6 +111,35 @@ pub fn record_schema<P: EventPayload>(
     Ok(schema)
 }
 
+/// [`record_schema`] as an `.avsc` file holds it: pretty-printed JSON and a final newline,
+/// for review, for Python consumers (`fastavro`, `confluent-kafka`) and for Telegraf's
+/// Avro parser.
+///
+/// ```
+/// use metrics_core::{EventPayload, schema::avsc};
+///
+/// #[derive(EventPayload)]
+/// struct Ping {
+///     rows: i64,
+/// }
+///
+/// let text = avsc::<Ping>("ping", "lsst.square.metrics.events.app").unwrap();
+/// assert!(text.starts_with("{\n  \"type\": \"record\",\n  \"name\": \"ping\","));
+/// assert!(text.ends_with("}\n"));
+/// ```
+///
+/// # Errors
+///
+/// As [`record_schema`].
+pub fn avsc<P: EventPayload>(name: &str, namespace: &str) -> Result<String, InvalidNameError> {
+    let schema = record_schema::<P>(name, namespace)?;
+    let mut text = serde_json::from_str::<serde_json::Value>(&schema)
+        .and_then(|value| serde_json::to_string_pretty(&value))
+        .unwrap_or(schema);
+    text.push('\n');
+    Ok(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use metrics_core::backend::BoxFuture;
+use metrics_core::backend::{BoxFuture, SchemaCheck};
 use metrics_core::config::MetricsConfig;
 use metrics_core::policy::FailurePolicy;
 use metrics_core::sync::lock;
@@ -362,6 +362,33 @@ impl EventBackend for KafkaBackend {
             }
             lock(&inner.sinks).push(Arc::downgrade(&sink));
             Ok(sink as Arc<dyn EventSink>)
+        })
+    }
+
+    fn check_schema(
+        &self,
+        event: &EventDescriptor,
+    ) -> BoxFuture<'_, Result<SchemaCheck, EventError>> {
+        let subject = self
+            .inner
+            .registry_settings
+            .subject(&event.topic, &event.name);
+        let (name, schema) = (event.name.clone(), event.schema.clone());
+        Box::pin(async move {
+            let verdict = self
+                .inner
+                .schema_verdict(&subject, &schema)
+                .await
+                .map_err(|source| Error::Registration {
+                    event: name.clone(),
+                    subject: subject.clone(),
+                    source,
+                })?;
+            Ok(SchemaCheck {
+                event: name,
+                subject: Some(subject),
+                verdict,
+            })
         })
     }
 

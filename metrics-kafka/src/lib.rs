@@ -11,6 +11,7 @@ pub mod framing;
 mod producer;
 pub mod registry;
 mod sink;
+mod snapshots;
 mod topic;
 
 #[cfg(test)]
@@ -29,6 +30,9 @@ use consumer::EventConsumerBuilder;
 pub use backend::{KafkaBackend, KafkaBackendBuilder};
 pub use error::Error;
 pub use producer::{DeliveryStats, EventProducer, KafkaProducer, MetricsProducerContext, Opaque};
+pub use snapshots::{
+    SNAPSHOTS_VAR, SchemaSnapshots, SnapshotError, SnapshotOutcome, SnapshotProblem, SnapshotReport,
+};
 pub use topic::TopicSpec;
 
 use config::{KafkaConfig, RegistryConfig};

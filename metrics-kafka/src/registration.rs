@@ -8,13 +8,15 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+use metrics_core::backend::SchemaVerdict;
 use metrics_core::sensor::{RegistryCall, RegistryOperation};
 use metrics_core::{ErrorChain, EventError};
 
 use super::BackendInner;
 use crate::blocking::blocking;
+use crate::config::CompatibilityLevel;
 use crate::error::Error;
-use crate::registry::RegistryError;
+use crate::registry::{Compatibility, RegistryError, compat, same_schema};
 use crate::sink::{KafkaSink, Settled};
 use crate::topic::{self, TopicSpec, TopicState};
 
@@ -69,6 +71,63 @@ impl BackendInner {
             source,
         })?;
         Ok(id)
+    }
+
+    /// Whether `schema` may be registered under `subject`, asking without registering:
+    /// the registry's own check at the subject's current level, then, when
+    /// `SCHEMA_MANAGER_COMPATIBILITY` is set (registration would set it first), the same
+    /// check made locally at that level against the latest version.
+    pub(crate) async fn schema_verdict(
+        &self,
+        subject: &str,
+        schema: &str,
+    ) -> Result<SchemaVerdict, RegistryError> {
+        let answer = self.registry.check_compatibility(subject, schema).await?;
+        let Some(latest) = self.registry.latest_schema(subject).await? else {
+            return Ok(match answer {
+                // A registry that keeps no latest version to show, yet refuses.
+                Compatibility::Incompatible { messages } => {
+                    SchemaVerdict::Incompatible { reasons: messages }
+                }
+                Compatibility::Compatible => SchemaVerdict::NewSubject,
+            });
+        };
+        let level = self.registry_settings.compatibility();
+        let explained = || {
+            compat::explain(
+                &latest,
+                schema,
+                level.unwrap_or(CompatibilityLevel::Backward),
+            )
+        };
+        Ok(match answer {
+            // Registering the subject's own latest schema returns its id (see
+            // `register_checked`), whatever the registry's check says.
+            Compatibility::Incompatible { .. } if same_schema(&latest, schema) => {
+                SchemaVerdict::Compatible
+            }
+            Compatibility::Incompatible { messages } => {
+                let local = explained();
+                let reasons = if local.is_empty() {
+                    // Said so: the registry's rules differ from Avro's (or it has a bug).
+                    std::iter::once(format!(
+                        "Avro's rules find the change compatible at {}, yet the registry \
+                         refuses it; the registry says:",
+                        level.unwrap_or(CompatibilityLevel::Backward)
+                    ))
+                    .chain(messages)
+                    .collect()
+                } else {
+                    local
+                };
+                SchemaVerdict::Incompatible { reasons }
+            }
+            Compatibility::Compatible if level.is_some() => match explained() {
+                reasons if reasons.is_empty() => SchemaVerdict::Compatible,
+                reasons => SchemaVerdict::Incompatible { reasons },
+            },
+            Compatibility::Compatible => SchemaVerdict::Compatible,
+        })
     }
 
     /// Runs a start-up step within the policy's wait (strict mode waits for the answer).
