@@ -106,5 +106,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         monitoring.monitor().get_metrics().counters["custom_sensor"]["large_events"]
     );
     println!("delivered: {}", all["monitor"]["messages_delivered"]);
+    // The sensor holds a CustomSensor on the hub it is attached to: detaching breaks that
+    // cycle, so a long-running application that stops monitoring frees it.
+    monitoring.detach();
     Ok(())
 }

@@ -145,6 +145,12 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     );
 
     if args.check_schemas {
+        if embedded {
+            eprintln!(
+                "--check-schemas on the embedded stack: its registry is new and empty, so \
+                 every subject is new; set SCHEMA_MANAGER_REGISTRY_URL to check a real one"
+            );
+        }
         return check_schemas(&manager).await;
     }
 

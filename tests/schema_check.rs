@@ -138,3 +138,29 @@ async fn an_incompatible_schema_is_refused_naming_the_field() {
     );
     nothing_registered(&server).await;
 }
+
+/// Registration sets `SCHEMA_MANAGER_COMPATIBILITY` before it registers; the check cannot
+/// ask at that level without setting it, so it applies the level locally and says when
+/// the registry's answer at the subject's current level disagrees.
+#[tokio::test]
+async fn a_configured_level_is_applied_locally_and_a_disagreement_is_said() {
+    use app_metrics::config::{CompatibilityLevel, RegistryConfig};
+    let server = registry(json!({ "is_compatible": false, "messages": ["FULL refuses"] })).await;
+    let mut config = common::cluster_config(APP, "127.0.0.1:9", &server.uri());
+    config.registry = RegistryConfig::builder()
+        .url(server.uri())
+        .compatibility(CompatibilityLevel::None)
+        .build()
+        .unwrap();
+    let manager = app_metrics::make_manager(&config, &Default::default()).unwrap();
+    let check = manager.check_schema::<QueryV3>("query").await.unwrap();
+    let SchemaVerdict::Incompatible { reasons } = &check.verdict else {
+        panic!("{check}");
+    };
+    assert!(
+        reasons[0].contains("at NONE, which registration sets first"),
+        "{reasons:?}"
+    );
+    assert_eq!(reasons[1], "FULL refuses");
+    nothing_registered(&server).await;
+}

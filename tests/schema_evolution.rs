@@ -423,3 +423,33 @@ fn a_new_event_fails_until_its_snapshot_is_written() {
     assert!(!dir.exists(), "nothing written unasked");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_accepted_change_says_which_version_it_kept_and_a_lost_snapshot_is_not_rewritten() {
+    let dir = scratch("kept");
+    let level = CompatibilityLevel::Backward;
+    let run = || snapshots(&dir, level).overwrite(true);
+    run().event::<base::Query>("query").check().unwrap();
+    let accepted = run().event::<changed::AddOptional>("query").check().unwrap();
+    assert_eq!(
+        accepted.events[0].1,
+        Ok(SnapshotOutcome::Accepted {
+            changes: vec![
+                r#"+ field `extra`: {"name":"extra","type":["null","string"],"default":null}"#
+                    .to_owned()
+            ],
+            kept: Some("query.v1.avsc".to_owned()),
+        })
+    );
+    assert!(accepted.to_string().contains("kept the previous snapshot as"));
+    // The current snapshot lost, its kept version still there: refused, not rewritten.
+    std::fs::remove_file(dir.join("query.avsc")).unwrap();
+    let error = run()
+        .event::<changed::AddOptional>("query")
+        .check()
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("restore it from version control"), "{error}");
+    assert!(!dir.join("query.avsc").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

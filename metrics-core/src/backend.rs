@@ -24,7 +24,8 @@ pub struct EventDescriptor {
     pub name: String,
     /// The topic the event goes to (also the record namespace).
     pub topic: Arc<str>,
-    /// The manager's sensors, which the sink reports to (see `SinkSensors`).
+    /// The application's sensor hub the manager was built with, which the sink reports to
+    /// (see `SinkSensors`).
     pub sensors: Arc<SensorDelegate>,
     /// The full Avro record schema: metadata, then payload fields.
     pub schema: String,

@@ -194,7 +194,8 @@ impl KafkaBackend {
     }
 
     /// A consumer of this backend's topic on its cluster (the embedded development broker
-    /// included), decoding through its registry client, with its cluster settings.
+    /// included), decoding through its registry client, with its cluster settings. It
+    /// reports to no sensor until `.sensors(..)` (`consumer_of` gives it the manager's).
     ///
     /// # Errors
     ///

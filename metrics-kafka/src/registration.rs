@@ -74,59 +74,80 @@ impl BackendInner {
     }
 
     /// Whether `schema` may be registered under `subject`, asking without registering:
-    /// the registry's own check at the subject's current level, then, when
-    /// `SCHEMA_MANAGER_COMPATIBILITY` is set (registration would set it first), the same
-    /// check made locally at that level against the latest version.
+    /// the registry's own check at the subject's current level. When
+    /// `SCHEMA_MANAGER_COMPATIBILITY` is set, registration sets that level first, so the
+    /// check also applies it locally against the latest version (and says so when the two
+    /// disagree: the registry cannot be asked at a level without setting it). A
+    /// `_TRANSITIVE` level set that way is checked against the latest version only.
     pub(crate) async fn schema_verdict(
         &self,
         subject: &str,
         schema: &str,
     ) -> Result<SchemaVerdict, RegistryError> {
         let answer = self.registry.check_compatibility(subject, schema).await?;
+        let no_details = |messages: Vec<String>| {
+            if messages.is_empty() {
+                vec!["the registry gave no details".to_owned()]
+            } else {
+                messages
+            }
+        };
         let Some(latest) = self.registry.latest_schema(subject).await? else {
             return Ok(match answer {
-                // A registry that keeps no latest version to show, yet refuses.
-                Compatibility::Incompatible { messages } => {
-                    SchemaVerdict::Incompatible { reasons: messages }
-                }
+                // A registry that shows no latest version, yet refuses.
+                Compatibility::Incompatible { messages } => SchemaVerdict::Incompatible {
+                    reasons: no_details(messages),
+                },
                 Compatibility::Compatible => SchemaVerdict::NewSubject,
             });
         };
+        // Registering the subject's own latest schema returns its id (see
+        // `register_checked`), whatever the registry's check says.
+        if same_schema(&latest, schema) {
+            return Ok(SchemaVerdict::Compatible);
+        }
         let level = self.registry_settings.compatibility();
-        let explained = || {
-            compat::explain(
-                &latest,
-                schema,
-                level.unwrap_or(CompatibilityLevel::Backward),
-            )
-        };
-        Ok(match answer {
-            // Registering the subject's own latest schema returns its id (see
-            // `register_checked`), whatever the registry's check says.
-            Compatibility::Incompatible { .. } if same_schema(&latest, schema) => {
-                SchemaVerdict::Compatible
+        let local = compat::explain(
+            &latest,
+            schema,
+            level.unwrap_or(CompatibilityLevel::Backward),
+        );
+        Ok(match (answer, level) {
+            (Compatibility::Compatible, None) => SchemaVerdict::Compatible,
+            (Compatibility::Compatible, Some(_)) if local.is_empty() => SchemaVerdict::Compatible,
+            (Compatibility::Compatible, Some(_)) => SchemaVerdict::Incompatible { reasons: local },
+            // The fields named where a local BACKWARD check sees the problem; otherwise
+            // the registry's own words (its subject may be at another level, or its
+            // checker may differ from Avro's rules).
+            (Compatibility::Incompatible { messages }, None) if local.is_empty() => {
+                SchemaVerdict::Incompatible {
+                    reasons: std::iter::once(
+                        "a local check at BACKWARD (the registry's default) finds no \
+                         incompatible field; the registry says:"
+                            .to_owned(),
+                    )
+                    .chain(no_details(messages))
+                    .collect(),
+                }
             }
-            Compatibility::Incompatible { messages } => {
-                let local = explained();
-                let reasons = if local.is_empty() {
-                    // Said so: the registry's rules differ from Avro's (or it has a bug).
-                    std::iter::once(format!(
-                        "Avro's rules find the change compatible at {}, yet the registry \
-                         refuses it; the registry says:",
-                        level.unwrap_or(CompatibilityLevel::Backward)
+            (Compatibility::Incompatible { .. }, None) => {
+                SchemaVerdict::Incompatible { reasons: local }
+            }
+            (Compatibility::Incompatible { .. }, Some(_)) if !local.is_empty() => {
+                SchemaVerdict::Incompatible { reasons: local }
+            }
+            (Compatibility::Incompatible { messages }, Some(level)) => {
+                SchemaVerdict::Incompatible {
+                    reasons: std::iter::once(format!(
+                        "the registry refuses it at the subject's current level; at {level}, \
+                         which registration sets first, Avro's rules find it compatible with \
+                         the latest version, so registration may still pass. The registry \
+                         says:"
                     ))
-                    .chain(messages)
-                    .collect()
-                } else {
-                    local
-                };
-                SchemaVerdict::Incompatible { reasons }
+                    .chain(no_details(messages))
+                    .collect(),
+                }
             }
-            Compatibility::Compatible if level.is_some() => match explained() {
-                reasons if reasons.is_empty() => SchemaVerdict::Compatible,
-                reasons => SchemaVerdict::Incompatible { reasons },
-            },
-            Compatibility::Compatible => SchemaVerdict::Compatible,
         })
     }
 

@@ -53,7 +53,7 @@ pub const SNAPSHOTS_VAR: &str = "APP_METRICS_SNAPSHOTS";
 /// ```
 #[derive(Debug)]
 pub struct SchemaSnapshots {
-    dir: PathBuf,
+    dir: Option<PathBuf>,
     namespace: String,
     level: Result<CompatibilityLevel, String>,
     overwrite: bool,
@@ -73,6 +73,8 @@ pub enum SnapshotOutcome {
     Accepted {
         /// The change, field by field.
         changes: Vec<String>,
+        /// The file the replaced snapshot was kept as (none for a change of docs only).
+        kept: Option<String>,
     },
 }
 
@@ -131,7 +133,7 @@ impl fmt::Display for SnapshotReport {
             match outcome {
                 Ok(SnapshotOutcome::Unchanged) => writeln!(f, "event `{event}`: unchanged")?,
                 Ok(SnapshotOutcome::Written) => writeln!(f, "event `{event}`: wrote {file}")?,
-                Ok(SnapshotOutcome::Accepted { changes }) => {
+                Ok(SnapshotOutcome::Accepted { changes, kept }) => {
                     writeln!(
                         f,
                         "event `{event}`: accepted a {} change, wrote {file}",
@@ -139,6 +141,12 @@ impl fmt::Display for SnapshotReport {
                     )?;
                     for change in changes {
                         writeln!(f, "  {change}")?;
+                    }
+                    if let Some(kept) = kept {
+                        writeln!(
+                            f,
+                            "  kept the previous snapshot as {dir}/{kept}; commit both"
+                        )?;
                     }
                 }
                 Err(SnapshotProblem::Schema(error)) => writeln!(f, "event `{event}`: {error}")?,
@@ -166,9 +174,14 @@ impl fmt::Display for SnapshotReport {
                 Err(SnapshotProblem::Incompatible { changes, reasons }) => {
                     writeln!(
                         f,
-                        "event `{event}`: INCOMPATIBLE under {} with {file}; the registry \
+                        "event `{event}`: INCOMPATIBLE under {} with {file}{}; the registry \
                          would refuse it and the event would stop being published:",
-                        self.level
+                        self.level,
+                        if self.level.is_transitive() {
+                            " or a kept version"
+                        } else {
+                            ""
+                        }
                     )?;
                     for change in changes {
                         writeln!(f, "  {change}")?;
@@ -195,6 +208,12 @@ pub enum SnapshotError {
     /// `SCHEMA_MANAGER_COMPATIBILITY` is not a level.
     #[error("{0}")]
     Level(String),
+    /// No directory was given and `CARGO_MANIFEST_DIR` is unset (not run by cargo).
+    #[error(
+        "where are the snapshots? CARGO_MANIFEST_DIR is unset (the test was not run by \
+         cargo): give SchemaSnapshots::dir"
+    )]
+    NoDir,
     /// At least one event failed; the report says which and why.
     #[error("schema snapshots:\n{0}")]
     Failed(SnapshotReport),
@@ -206,9 +225,6 @@ impl SchemaSnapshots {
     /// `cargo test` sets it), at the level of `SCHEMA_MANAGER_COMPATIBILITY` (BACKWARD
     /// when unset), written or accepted when `APP_METRICS_SNAPSHOTS=overwrite`.
     pub fn new(metrics: &MetricsConfig) -> Self {
-        let root = std::env::var_os("CARGO_MANIFEST_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_default();
         let level = match std::env::var(registry_vars::COMPATIBILITY.name) {
             Ok(text) if !text.trim().is_empty() => text.trim().parse().map_err(|_| {
                 format!(
@@ -220,7 +236,8 @@ impl SchemaSnapshots {
             _ => Ok(CompatibilityLevel::Backward),
         };
         Self {
-            dir: root.join("schemas"),
+            dir: std::env::var_os("CARGO_MANIFEST_DIR")
+                .map(|root| PathBuf::from(root).join("schemas")),
             namespace: metrics.topic(),
             level,
             overwrite: std::env::var(SNAPSHOTS_VAR).is_ok_and(|v| v == "overwrite"),
@@ -230,7 +247,7 @@ impl SchemaSnapshots {
 
     /// Keeps the snapshots in `dir` instead (relative paths are the process's).
     pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.dir = dir.into();
+        self.dir = Some(dir.into());
         self
     }
 
@@ -259,15 +276,17 @@ impl SchemaSnapshots {
     /// # Errors
     ///
     /// [`SnapshotError::Level`] for a compatibility level that does not parse;
-    /// [`SnapshotError::Failed`], with the whole report, if any event failed.
+    /// [`SnapshotError::NoDir`] without a directory; [`SnapshotError::Failed`], with the
+    /// whole report, if any event failed.
     pub fn check(&self) -> Result<SnapshotReport, SnapshotError> {
         let level = self.level.clone().map_err(SnapshotError::Level)?;
+        let dir = self.dir.as_deref().ok_or(SnapshotError::NoDir)?;
         let events = self
             .events
             .iter()
             .map(|(event, schema)| {
                 let outcome = match schema {
-                    Ok(schema) => self.check_event(event, schema, level),
+                    Ok(schema) => self.check_event(dir, event, schema, level),
                     Err(error) => Err(SnapshotProblem::Schema(error.clone())),
                 };
                 (event.clone(), outcome)
@@ -275,7 +294,7 @@ impl SchemaSnapshots {
             .collect();
         let report = SnapshotReport {
             level,
-            dir: self.dir.clone(),
+            dir: dir.to_path_buf(),
             events,
         };
         if report.passed() {
@@ -295,13 +314,22 @@ impl SchemaSnapshots {
 
     fn check_event(
         &self,
+        dir: &Path,
         event: &str,
         schema: &str,
         level: CompatibilityLevel,
     ) -> Result<SnapshotOutcome, SnapshotProblem> {
         let current: Value = serde_json::from_str(schema).map_err(io_problem)?;
-        let path = self.dir.join(format!("{event}.avsc"));
+        let path = dir.join(format!("{event}.avsc"));
+        let versions = kept_versions(dir, event)?;
         let Some(snapshot) = read_snapshot(&path)? else {
+            if let Some((n, _)) = versions.last() {
+                return Err(SnapshotProblem::Io(format!(
+                    "{} is missing but {event}.v{n}.avsc is kept: restore it from version \
+                     control (writing a new one would drop the history it is checked against)",
+                    path.display()
+                )));
+            }
             if !self.overwrite {
                 return Err(SnapshotProblem::Missing);
             }
@@ -312,19 +340,19 @@ impl SchemaSnapshots {
             return Ok(SnapshotOutcome::Unchanged);
         }
         let changes = describe_changes(&snapshot, &current);
-        let versions = self.versions(event)?;
         let new = Schema::parse_str(schema).map_err(io_problem)?;
+        let mut against = Vec::new();
+        if level.is_transitive() {
+            for (n, file) in &versions {
+                let name = format!("{event}.v{n}.avsc");
+                let value = read_snapshot(file)?
+                    .ok_or_else(|| SnapshotProblem::Io(format!("{name} vanished")))?;
+                against.push((name, value));
+            }
+        }
+        against.push((format!("{event}.avsc"), snapshot.clone()));
         let mut reasons = Vec::new();
-        let against: Vec<(String, &Value)> = if level.is_transitive() {
-            versions
-                .iter()
-                .map(|(name, value)| (name.clone(), value))
-                .chain([(format!("{event}.avsc"), &snapshot)])
-                .collect()
-        } else {
-            vec![(format!("{event}.avsc"), &snapshot)]
-        };
-        for (name, previous) in against {
+        for (name, previous) in &against {
             let previous = Schema::parse(previous)
                 .map_err(|e| SnapshotProblem::Io(format!("{name} is not an Avro schema: {e}")))?;
             for reason in compat::check(&previous, &new, level) {
@@ -337,28 +365,47 @@ impl SchemaSnapshots {
         if !self.overwrite {
             return Err(SnapshotProblem::Changed { changes });
         }
-        if canonical(&snapshot) != canonical(&current) {
-            let kept = self
-                .dir
-                .join(format!("{event}.v{}.avsc", versions.len() + 1));
-            write_snapshot(&kept, &snapshot)?;
-        }
+        let kept = if canonical(&snapshot) != canonical(&current) {
+            let next = versions.last().map_or(1, |(n, _)| n + 1);
+            let name = format!("{event}.v{next}.avsc");
+            write_snapshot(&dir.join(&name), &snapshot)?;
+            Some(name)
+        } else {
+            None
+        };
         write_snapshot(&path, &current)?;
-        Ok(SnapshotOutcome::Accepted { changes })
+        Ok(SnapshotOutcome::Accepted { changes, kept })
     }
+}
 
-    /// The kept versions of `event`, oldest first: `{event}.v1.avsc`, `{event}.v2.avsc`, ...
-    fn versions(&self, event: &str) -> Result<Vec<(String, Value)>, SnapshotProblem> {
-        let mut versions = Vec::new();
-        for n in 1.. {
-            let name = format!("{event}.v{n}.avsc");
-            match read_snapshot(&self.dir.join(&name))? {
-                Some(value) => versions.push((name, value)),
-                None => break,
-            }
+/// The kept versions of `event` in `dir` (`{event}.v1.avsc`, `{event}.v2.avsc`, ...),
+/// by number, whatever gaps there are.
+fn kept_versions(dir: &Path, event: &str) -> Result<Vec<(u32, PathBuf)>, SnapshotProblem> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => {
+            return Err(SnapshotProblem::Io(format!(
+                "cannot list {}: {error}",
+                dir.display()
+            )));
         }
-        Ok(versions)
-    }
+    };
+    let prefix = format!("{event}.v");
+    let mut versions: Vec<(u32, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            let n = name
+                .strip_prefix(&prefix)?
+                .strip_suffix(".avsc")?
+                .parse()
+                .ok()?;
+            Some((n, entry.path()))
+        })
+        .collect();
+    versions.sort_by_key(|(n, _)| *n);
+    Ok(versions)
 }
 
 fn io_problem(error: impl fmt::Display) -> SnapshotProblem {
@@ -439,19 +486,31 @@ pub(crate) fn describe_changes(old: &Value, new: &Value) -> Vec<String> {
             Some(previous) if previous != **field => {
                 if canonical(&previous) == canonical(field) {
                     changes.push(format!("~ field `{name}`: doc changed"));
-                } else {
+                    continue;
+                }
+                let mut described = false;
+                if canonical(&previous["type"]) != canonical(&field["type"]) {
                     changes.push(format!(
                         "~ field `{name}`: {} -> {}",
                         compact(&previous["type"]),
                         compact(&field["type"])
                     ));
-                    if previous.get("default") != field.get("default") {
-                        changes.push(format!(
-                            "~ field `{name}`: default {} -> {}",
-                            previous.get("default").map_or("none".into(), compact),
-                            field.get("default").map_or("none".into(), compact)
-                        ));
-                    }
+                    described = true;
+                }
+                if previous.get("default") != field.get("default") {
+                    changes.push(format!(
+                        "~ field `{name}`: default {} -> {}",
+                        previous.get("default").map_or("none".into(), compact),
+                        field.get("default").map_or("none".into(), compact)
+                    ));
+                    described = true;
+                }
+                if !described {
+                    changes.push(format!(
+                        "~ field `{name}`: {} -> {}",
+                        compact(&previous),
+                        compact(field)
+                    ));
                 }
             }
             Some(_) => {}
@@ -460,6 +519,15 @@ pub(crate) fn describe_changes(old: &Value, new: &Value) -> Vec<String> {
     for (name, field) in &old_fields {
         if find(&new_fields, name).is_none() {
             changes.push(format!("- field `{name}`: {}", compact(field)));
+        }
+    }
+    for key in ["name", "namespace"] {
+        if old.get(key) != new.get(key) {
+            changes.push(format!(
+                "~ record {key}: {} -> {}",
+                old.get(key).map_or("none".into(), compact),
+                new.get(key).map_or("none".into(), compact)
+            ));
         }
     }
     if old.get("doc") != new.get("doc") {

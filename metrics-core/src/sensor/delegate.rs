@@ -391,8 +391,8 @@ impl SensorDelegate {
         self.each("on_encode", |s| s.on_encode(encoded));
     }
 
-    /// An event was encoded, then handed to the producer: [`encoded`](Self::on_encode) and
-    /// [`send_initiated`](Self::on_send_initiated) in one pass over the sensors.
+    /// An event was encoded, then handed to the producer: [`on_encode`](Self::on_encode)
+    /// and [`on_send_initiated`](Self::on_send_initiated) in one pass over the sensors.
     pub fn on_encode_and_send_initiated(
         &self,
         encoded: &Encoded<'_>,

@@ -23,7 +23,8 @@ thread_local! {
 /// type, then every this-many-th.
 pub const ENCODE_TIMING_SAMPLE: u32 = 16;
 
-/// One event type's view of the manager's sensors: its topic and name, and the delegate.
+/// One event type's view of the application's sensor hub (the one its manager was given):
+/// its topic and name, and the hub.
 #[derive(Debug)]
 pub struct SinkSensors {
     key: EventKey,

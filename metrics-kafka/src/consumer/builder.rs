@@ -113,7 +113,8 @@ impl EventConsumerBuilder {
         self
     }
 
-    /// Reports to these sensors (e.g. `EventManager::sensors()`; default: none).
+    /// Reports to the application's sensor hub, as given to `make_manager` and
+    /// `setup_monitoring` (default: a private, empty hub).
     pub fn sensors(mut self, sensors: Arc<SensorDelegate>) -> Self {
         self.sensors = sensors;
         self

@@ -5,7 +5,8 @@
 //! when a publisher is created: it optionally sets the subject's compatibility level,
 //! asks the registry whether the schema may be registered, and registers it. When the
 //! registry refuses, the error names the offending fields (computed locally with
-//! apache-avro's schema compatibility checker; the registry's verdict decides).
+//! apache-avro's schema compatibility checker; the registry's verdict decides, except that
+//! the subject's own latest schema is registered again whatever the check says).
 
 pub(crate) mod compat;
 mod error;
@@ -109,7 +110,10 @@ pub trait SchemaRegistry: Send + Sync + fmt::Debug {
     /// The latest schema registered under `subject`
     /// (`GET /subjects/{subject}/versions/latest`), or `None` if the subject has none.
     ///
-    /// Used only to explain an incompatibility; the default answers `None`.
+    /// Used to explain an incompatibility, to register the subject's own latest schema
+    /// again without trusting the check, and by the pre-deploy check to tell a new subject
+    /// from an existing one. The default answers `None` (so that check calls every subject
+    /// new).
     async fn latest_schema(&self, subject: &str) -> Result<Option<String>, RegistryError> {
         let _ = subject;
         Ok(None)
