@@ -1,7 +1,9 @@
 //! Side-by-side measurements in one process, on an in-process mock cluster: our encoder vs
 //! apache-avro, `EventPublisher::publish` vs a raw rdkafka producer sending identical
-//! pre-encoded bytes with the same settings, the cost of monitoring, confirmed vs
-//! fire-and-forget publishing, and the memory an event takes while the broker is down.
+//! pre-encoded bytes with the same settings and vs the bound the mandatory per-event work
+//! sets, the cost of monitoring, confirmed vs fire-and-forget publishing, the memory an
+//! event takes while the broker is down; our decoders vs apache-avro's, `EventConsumer`
+//! vs a raw rdkafka consumer, and the `tail` example's throughput.
 //!
 //! ```sh
 //! cargo run --release --features prometheus --example bench -- --events 200000 --runs 3
@@ -18,16 +20,23 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use apache_avro::reader::datum::GenericDatumReader;
 use apache_avro::writer::datum::GenericDatumWriter;
 use app_metrics::Config;
 use app_metrics::config::{KafkaConfig, MetricsConfig, MonitoringConfig, RegistryConfig};
+use app_metrics::decode::Event;
+use app_metrics::kafka::consumer::{EventConsumer, StartAt, WriterSchema};
+use app_metrics::kafka::rdkafka::Offset;
+use app_metrics::kafka::rdkafka::TopicPartitionList;
 use app_metrics::kafka::rdkafka::config::ClientConfig;
+use app_metrics::kafka::rdkafka::consumer::{Consumer, StreamConsumer};
 use app_metrics::kafka::rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use app_metrics::kafka::rdkafka::message::Message;
 use app_metrics::kafka::rdkafka::mocking::MockCluster;
 use app_metrics::kafka::rdkafka::producer::{
     BaseRecord, DefaultProducerContext, Producer, ThreadedProducer,
 };
-use app_metrics::kafka::registry::MemorySchemaRegistry;
+use app_metrics::kafka::registry::{MemorySchemaRegistry, SchemaRegistry};
 use app_metrics::kafka::{KafkaBackend, framing};
 use app_metrics::sensor::SensorDelegate;
 use app_metrics::{EventManager, EventMetadata, EventPublisher, setup_monitoring};
@@ -47,7 +56,7 @@ struct Args {
     #[arg(long)]
     json: bool,
     /// Run only this measurement, for a profiler: raw, publish, monitored, confirmed,
-    /// queued or encode.
+    /// queued, encode, decode, consume or tail.
     #[arg(long)]
     only: Option<String>,
     /// A Kafka client property for every producer, raw and ours (`linger.ms=20`);
@@ -264,6 +273,266 @@ async fn queued_bytes(cluster: &Cluster, events: usize) -> (f64, usize) {
     ((after - before) / events as f64, frame.len())
 }
 
+/// Nanoseconds per event of the work every publish must do before the producer: a new
+/// `EventMetadata` (a wall-clock reading and a v4 UUID) and the encoding of the metadata
+/// and the payload. With the raw producer's cost, it bounds what any publish path reaches.
+fn mandatory_ns(events: usize) -> f64 {
+    let (_, query) = event::sample();
+    let mut buf = Vec::with_capacity(256);
+    let started = Instant::now();
+    for _ in 0..events {
+        let meta = EventMetadata::now(black_box("benchmark").into());
+        event::encode_ours(&mut buf, black_box(&meta), black_box(&query));
+        black_box(&buf);
+    }
+    started.elapsed().as_nanos() as f64 / events as f64
+}
+
+/// Nanoseconds per decode of one event body: ours typed (`Event::<P>::decode_avro`, what
+/// `decode_as` runs), apache-avro typed (a prebuilt `GenericDatumReader`: `read_value`,
+/// then `from_value` into a serde struct), ours as JSON (what `decode` and `to_json` run
+/// for any schema), apache-avro as JSON (`read_value`, then its `Value` to `serde_json`),
+/// and apache-avro's fastest typed path (`read_deser`, no `Value`). Medians of 15
+/// interleaved rounds.
+fn decode(events: usize) -> [f64; 5] {
+    const ROUNDS: usize = 15;
+    let (meta, query) = event::sample();
+    let mut body = Vec::with_capacity(256);
+    event::encode_ours(&mut body, &meta, &query);
+    let schema = event::schema();
+    let text = app_metrics::schema::record_schema::<QueryEvent>(
+        "query",
+        "lsst.square.metrics.events.benchmark",
+    )
+    .expect("valid names");
+    let writer = Arc::new(WriterSchema::parse(1, &text).expect("our schema parses"));
+    // Both sides read the same values back before anything is timed.
+    let ours = Event::<QueryEvent>::decode_avro(&body).expect("ours decodes");
+    // (Timestamps keep milliseconds, as the schema says.)
+    assert_eq!(
+        (ours.metadata.id(), ours.payload.rows, ours.payload.query_id),
+        (meta.id(), query.rows, query.query_id)
+    );
+    // Human-readable, so that serde reads a uuid from its text, as the schema stores it.
+    let reader = GenericDatumReader::builder(&schema)
+        .human_readable(true)
+        .build()
+        .expect("reader");
+    let value = reader.read_value(&mut body.as_slice()).expect("datum");
+    let theirs: event::DecodedQueryEvent =
+        reader.read_deser(&mut body.as_slice()).expect("read_deser");
+    assert_eq!((theirs.rows, theirs.id), (query.rows, meta.id()));
+    // The same fields; ours renders timestamps as RFC 3339 text, apache-avro as numbers.
+    let (ours_json, theirs_json) = (
+        writer.decode(&body).expect("json").to_json(),
+        serde_json::Value::try_from(value).expect("apache-avro to JSON"),
+    );
+    let keys = |json: &serde_json::Value| {
+        json.as_object()
+            .map(|o| o.keys().cloned().collect::<Vec<_>>())
+    };
+    assert_eq!(keys(&ours_json), keys(&theirs_json));
+    assert_eq!(ours_json["query_id"], theirs_json["query_id"]);
+    let per_round = (events / ROUNDS).max(1000);
+    let time = |f: &mut dyn FnMut()| {
+        let started = Instant::now();
+        for _ in 0..per_round {
+            f();
+        }
+        started.elapsed().as_nanos() as f64 / per_round as f64
+    };
+    let mut rounds: [Vec<f64>; 5] = Default::default();
+    for _ in 0..ROUNDS {
+        rounds[0].push(time(&mut || {
+            black_box(Event::<QueryEvent>::decode_avro(black_box(&body)).expect("ours"));
+        }));
+        rounds[1].push(time(&mut || {
+            let value = reader.read_value(&mut black_box(&body[..])).expect("datum");
+            black_box(apache_avro::from_value::<event::DecodedQueryEvent>(&value).expect("typed"));
+        }));
+        rounds[4].push(time(&mut || {
+            black_box(
+                reader
+                    .read_deser::<event::DecodedQueryEvent>(&mut black_box(&body[..]))
+                    .expect("typed"),
+            );
+        }));
+        rounds[2].push(time(&mut || {
+            black_box(writer.decode(black_box(&body)).expect("ours").to_json());
+        }));
+        rounds[3].push(time(&mut || {
+            let value = reader.read_value(&mut black_box(&body[..])).expect("datum");
+            black_box(serde_json::Value::try_from(value).expect("json"));
+        }));
+    }
+    rounds.map(median)
+}
+
+/// A fresh topic holding `events` query events framed as our publisher frames them (the
+/// schema registered in `registry`), written by a raw producer; the topic and schema id.
+async fn filled_topic(
+    cluster: &Cluster,
+    registry: &MemorySchemaRegistry,
+    events: usize,
+) -> (String, u32) {
+    let (application, topic) = cluster.topic("consumed");
+    let schema = app_metrics::schema::record_schema::<QueryEvent>("query", &topic).expect("names");
+    let id = registry
+        .register(&format!("{topic}.query"), &schema)
+        .await
+        .expect("registered");
+    let mut config = ClientConfig::new();
+    for (key, value) in cluster.kafka(events).producer_properties("bench-fill") {
+        config.set(key, value);
+    }
+    let producer: ThreadedProducer<DefaultProducerContext> = config.create().expect("producer");
+    for i in 0..events {
+        let mut frame = framing::header(id).to_vec();
+        EventMetadata::now(application.as_str().into()).encode_avro(&mut frame);
+        app_metrics::EventPayload::encode_avro(&query(i), &mut frame);
+        let mut record = BaseRecord::<(), [u8]>::to(&topic).payload(frame.as_slice());
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err((error, _)) => panic!("fill failed: {error}"),
+            }
+        }
+    }
+    producer.flush(TIMEOUT).expect("flushed");
+    (topic, id)
+}
+
+/// At most this many events are read back: the mock cluster keeps a bounded log per
+/// partition, so the oldest of a larger topic are gone before a reader starts.
+const READ_BACK_MAX: usize = 20_000;
+
+/// The next message of `recv`, or a panic after `TIMEOUT`: a measurement never hangs.
+async fn within<T>(recv: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(TIMEOUT, recv)
+        .await
+        .expect("a message within the timeout")
+}
+
+/// Events per second read from a topic of `events` (at most [`READ_BACK_MAX`]): through
+/// `EventConsumer` with the typed decode, and through a raw rdkafka `StreamConsumer` with
+/// the same client properties, touching each payload; the same topic, both from the
+/// beginning, without a group.
+async fn consume(cluster: &Cluster, events: usize) -> (f64, f64) {
+    let events = events.min(READ_BACK_MAX);
+    let registry = Arc::new(MemorySchemaRegistry::new());
+    let (topic, _) = filled_topic(cluster, &registry, events).await;
+    let bootstrap = cluster.cluster.bootstrap_servers();
+
+    let raw: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("group.id", "bench-raw")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("raw consumer");
+    let mut assignment = TopicPartitionList::new();
+    assignment
+        .add_partition_offset(&topic, 0, Offset::Beginning)
+        .expect("partition");
+    raw.assign(&assignment).expect("assign");
+    // Both clocks start at the first message: connecting and the first fetch are not
+    // reading.
+    let mut bytes = within(raw.recv())
+        .await
+        .expect("raw message")
+        .payload()
+        .map_or(0, <[u8]>::len);
+    let started = Instant::now();
+    for _ in 1..events {
+        let message = within(raw.recv()).await.expect("raw message");
+        bytes += message.payload().map_or(0, <[u8]>::len);
+    }
+    let raw_rate = (events - 1) as f64 / started.elapsed().as_secs_f64();
+    black_box(bytes);
+
+    let properties = [("bootstrap.servers".to_owned(), bootstrap)]
+        .into_iter()
+        .collect();
+    let ours = EventConsumer::with_properties(properties, registry as _)
+        .topic(&topic)
+        .start_at(StartAt::Beginning)
+        .build()
+        .await
+        .expect("our consumer");
+    let mut rows = 0;
+    let mut started = Instant::now();
+    for i in 0..events {
+        let message = within(ours.recv()).await.expect("recv").expect("a message");
+        rows += message
+            .decode_as::<QueryEvent>()
+            .await
+            .expect("typed decode")
+            .payload
+            .rows;
+        if i == 0 {
+            started = Instant::now();
+        }
+    }
+    let ours_rate = (events - 1) as f64 / started.elapsed().as_secs_f64();
+    assert_eq!(
+        rows,
+        (0..events as i64).sum::<i64>(),
+        "every event read once"
+    );
+    (ours_rate, raw_rate)
+}
+
+/// Events per second through the `tail` example (built next to this one:
+/// `cargo build --release --example tail`), writing to /dev/null: decode by schema id
+/// through an HTTP registry (wiremock on 127.0.0.1), JSON, one line per event. `None`
+/// when the binary is not built.
+async fn tail(cluster: &Cluster, events: usize) -> Option<f64> {
+    let events = events.min(READ_BACK_MAX);
+    let binary = std::env::current_exe().ok()?.with_file_name("tail");
+    if !binary.exists() {
+        eprintln!(
+            "tail_events_per_sec skipped: build it with `cargo build --release --example tail`"
+        );
+        return None;
+    }
+    let registry = MemorySchemaRegistry::new();
+    let (topic, id) = filled_topic(cluster, &registry, events).await;
+    let server = wiremock::MockServer::start().await;
+    let text = registry.schema_by_id(id).await.expect("schema");
+    wiremock::Mock::given(wiremock::matchers::path(format!("/schemas/ids/{id}")))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({ "schema": text })),
+        )
+        .mount(&server)
+        .await;
+    let started = Instant::now();
+    let status = tokio::process::Command::new(&binary)
+        .kill_on_drop(true)
+        .args([
+            "--from-beginning",
+            "--count",
+            &events.to_string(),
+            "--topic",
+            &topic,
+        ])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env(
+            "KAFKA_BOOTSTRAP_SERVERS",
+            cluster.cluster.bootstrap_servers(),
+        )
+        .env("SCHEMA_MANAGER_REGISTRY_URL", server.uri())
+        .stdout(std::process::Stdio::null())
+        .status();
+    let status = within(status).await.expect("tail runs");
+    assert!(status.success(), "tail failed: {status}");
+    Some(events as f64 / started.elapsed().as_secs_f64())
+}
+
 /// Nanoseconds per encode, ours and apache-avro's `write_ser`: the medians of 15 rounds,
 /// the two sides interleaved so a noisy neighbour slows both alike.
 fn encode(events: usize) -> (f64, f64) {
@@ -312,6 +581,9 @@ async fn main() {
             "confirmed" => confirmed(&cluster, n).await,
             "queued" => queued_bytes(&cluster, n).await.0,
             "encode" => encode(n).0,
+            "decode" => decode(n)[0],
+            "consume" => consume(&cluster, n).await.0,
+            "tail" => tail(&cluster, n).await.unwrap_or(0.0),
             other => panic!("unknown measurement {other:?}"),
         };
         println!("{only}: {figure:.1}");
@@ -329,6 +601,42 @@ async fn main() {
         let monitored = publish(&cluster, n, true).await;
         let confirmed = confirmed(&cluster, (n / 10).max(1000)).await;
         let (bytes, frame) = queued_bytes(&cluster, n).await;
+        let mandatory = mandatory_ns(n);
+        let [
+            ours_typed,
+            apache_typed,
+            ours_json,
+            apache_json,
+            apache_deser,
+        ] = decode(n);
+        let (consumed, raw_consumed) = consume(&cluster, n).await;
+        if let Some(tailed) = tail(&cluster, n).await {
+            rows.entry("tail_events_per_sec").or_default().push(tailed);
+        }
+        // The best ratio any publish path could reach here: the raw producer's cost plus
+        // the work every event needs before it (metadata and encoding, timed in this run).
+        let raw_ns = 1e9 / raw;
+        let bound = raw_ns / (raw_ns + mandatory);
+        for (key, value) in [
+            ("mandatory_ns", mandatory),
+            ("publish_bound_vs_raw", bound),
+            ("publish_vs_bound", plain / raw / bound),
+            ("decode_ns", ours_typed),
+            ("decode_apache_avro_ns", apache_typed),
+            ("decode_speedup_vs_apache_avro", apache_typed / ours_typed),
+            ("decode_apache_avro_read_deser_ns", apache_deser),
+            ("json_decode_ns", ours_json),
+            ("json_decode_apache_avro_ns", apache_json),
+            (
+                "json_decode_speedup_vs_apache_avro",
+                apache_json / ours_json,
+            ),
+            ("consumed_events_per_sec", consumed),
+            ("raw_consumed_events_per_sec", raw_consumed),
+            ("consume_ratio_vs_raw", consumed / raw_consumed),
+        ] {
+            rows.entry(key).or_default().push(value);
+        }
         for (key, value) in [
             ("raw_events_per_sec", raw),
             ("events_per_sec", plain),
@@ -349,10 +657,15 @@ async fn main() {
     let keys = [
         "encode_speedup_vs_apache_avro",
         "publish_throughput_ratio_vs_raw",
+        "publish_bound_vs_raw",
         "monitor_overhead",
         "confirmed_publish_ratio",
         "events_per_sec",
         "queued_bytes_per_event",
+        "decode_speedup_vs_apache_avro",
+        "json_decode_speedup_vs_apache_avro",
+        "consume_ratio_vs_raw",
+        "tail_events_per_sec",
     ];
     if args.json {
         let all: serde_json::Map<String, serde_json::Value> = rows
@@ -370,6 +683,7 @@ async fn main() {
     }
     let line: Vec<String> = keys
         .iter()
+        .filter(|k| rows.contains_key(*k))
         .map(|k| format!("{k}={:.3}", figure(k)))
         .collect();
     println!("{}", line.join(" "));

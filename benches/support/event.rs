@@ -137,3 +137,32 @@ pub fn assert_identical(
     assert_eq!(ours, theirs, "both encoders must produce the same bytes");
     ours.len()
 }
+
+/// The record as apache-avro's serde path reads it back (`from_avro_datum`, then
+/// `from_value`): the typed decode we compare with.
+#[derive(serde::Deserialize, Debug)]
+#[serde(rename = "query")]
+#[allow(dead_code, reason = "read to be compared, not used")]
+pub struct DecodedQueryEvent {
+    pub id: Uuid,
+    pub application: String,
+    pub timestamp: i64,
+    pub timestamp_ns: i64,
+    pub r#type: DecodedQueryType,
+    pub duration: f64,
+    pub username: Option<String>,
+    pub rows: i64,
+    pub service: String,
+    pub success: bool,
+    pub cpu_seconds: f64,
+    pub started: i64,
+    pub query_id: Uuid,
+}
+
+/// [`QueryType`] as serde reads the Avro enum.
+#[derive(serde::Deserialize, Debug, PartialEq)]
+#[serde(rename = "QueryType", rename_all = "lowercase")]
+pub enum DecodedQueryType {
+    Async,
+    Sync,
+}
