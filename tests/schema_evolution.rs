@@ -430,7 +430,10 @@ fn an_accepted_change_says_which_version_it_kept_and_a_lost_snapshot_is_not_rewr
     let level = CompatibilityLevel::Backward;
     let run = || snapshots(&dir, level).overwrite(true);
     run().event::<base::Query>("query").check().unwrap();
-    let accepted = run().event::<changed::AddOptional>("query").check().unwrap();
+    let accepted = run()
+        .event::<changed::AddOptional>("query")
+        .check()
+        .unwrap();
     assert_eq!(
         accepted.events[0].1,
         Ok(SnapshotOutcome::Accepted {
@@ -441,7 +444,11 @@ fn an_accepted_change_says_which_version_it_kept_and_a_lost_snapshot_is_not_rewr
             kept: Some("query.v1.avsc".to_owned()),
         })
     );
-    assert!(accepted.to_string().contains("kept the previous snapshot as"));
+    assert!(
+        accepted
+            .to_string()
+            .contains("kept the previous snapshot as")
+    );
     // The current snapshot lost, its kept version still there: refused, not rewritten.
     std::fs::remove_file(dir.join("query.avsc")).unwrap();
     let error = run()
