@@ -110,6 +110,34 @@ impl Cluster {
             .build()
             .expect("valid Kafka settings")
     }
+
+    /// A raw rdkafka producer with the settings every side uses.
+    fn raw_producer(
+        &self,
+        events: usize,
+        client_id: &str,
+    ) -> ThreadedProducer<DefaultProducerContext> {
+        let mut config = ClientConfig::new();
+        for (key, value) in self.kafka(events).producer_properties(client_id) {
+            config.set(key, value);
+        }
+        config.create().expect("producer")
+    }
+}
+
+/// Sends `frame` to `topic` through a raw producer, waiting while its queue is full.
+fn send(producer: &ThreadedProducer<DefaultProducerContext>, topic: &str, frame: &[u8]) {
+    let mut record = BaseRecord::<(), [u8]>::to(topic).payload(frame);
+    loop {
+        match producer.send(record) {
+            Ok(()) => return,
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                record = back;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err((error, _)) => panic!("raw send failed: {error}"),
+        }
+    }
 }
 
 /// A manager publishing to `cluster`, with monitoring (Monitor, Prometheus, health) or not.
@@ -181,9 +209,9 @@ async fn publish(cluster: &Cluster, events: usize, monitored: bool) -> f64 {
     events as f64 / elapsed.as_secs_f64()
 }
 
-/// A Confluent frame of `payload` as `application` publishes it now (schema id 1).
-fn frame(application: &str, payload: &QueryEvent) -> Vec<u8> {
-    let mut frame = framing::header(1).to_vec();
+/// A Confluent frame of `payload` as `application` publishes it now, under schema `id`.
+fn frame(application: &str, id: u32, payload: &QueryEvent) -> Vec<u8> {
+    let mut frame = framing::header(id).to_vec();
     EventMetadata::now(application.into()).encode_avro(&mut frame);
     app_metrics::EventPayload::encode_avro(payload, &mut frame);
     frame
@@ -193,25 +221,13 @@ fn frame(application: &str, payload: &QueryEvent) -> Vec<u8> {
 /// sending frames encoded beforehand (same sizes as ours).
 async fn raw(cluster: &Cluster, events: usize) -> f64 {
     let (_, topic) = cluster.topic("raw");
-    let mut config = ClientConfig::new();
-    for (key, value) in cluster.kafka(events).producer_properties("bench-raw") {
-        config.set(key, value);
-    }
-    let producer: ThreadedProducer<DefaultProducerContext> = config.create().expect("producer");
-    let frames: Vec<Vec<u8>> = (0..events).map(|i| frame("bench_raw", &query(i))).collect();
+    let producer = cluster.raw_producer(events, "bench-raw");
+    let frames: Vec<Vec<u8>> = (0..events)
+        .map(|i| frame("bench_raw", 1, &query(i)))
+        .collect();
     let started = Instant::now();
     for frame in &frames {
-        let mut record = BaseRecord::<(), [u8]>::to(&topic).payload(frame.as_slice());
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    record = back;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                Err((error, _)) => panic!("raw send failed: {error}"),
-            }
-        }
+        send(&producer, &topic, frame);
     }
     // Flushed in the same short steps as the backend's flush, so both sides stop the
     // clock as soon as the last acknowledgement is in.
@@ -255,7 +271,7 @@ async fn confirmed(cluster: &Cluster, events: usize) -> f64 {
 async fn queued_bytes(cluster: &Cluster, events: usize) -> (f64, usize) {
     let (manager, backend, queries, _) = manager(cluster, "queued", events, false).await;
     let payloads: Vec<QueryEvent> = (0..events).map(query).collect();
-    let frame = frame(manager.application(), &payloads[0]);
+    let frame = frame(manager.application(), 1, &payloads[0]);
     cluster.cluster.broker_down(1).expect("broker down");
     let rss = || memory_stats::memory_stats().map_or(0, |m| m.physical_mem) as f64;
     let before = rss();
@@ -381,26 +397,9 @@ async fn filled_topic(
         .register(&format!("{topic}.query"), &schema)
         .await
         .expect("registered");
-    let mut config = ClientConfig::new();
-    for (key, value) in cluster.kafka(events).producer_properties("bench-fill") {
-        config.set(key, value);
-    }
-    let producer: ThreadedProducer<DefaultProducerContext> = config.create().expect("producer");
+    let producer = cluster.raw_producer(events, "bench-fill");
     for i in 0..events {
-        let mut frame = framing::header(id).to_vec();
-        EventMetadata::now(application.as_str().into()).encode_avro(&mut frame);
-        app_metrics::EventPayload::encode_avro(&query(i), &mut frame);
-        let mut record = BaseRecord::<(), [u8]>::to(&topic).payload(frame.as_slice());
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    record = back;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                Err((error, _)) => panic!("fill failed: {error}"),
-            }
-        }
+        send(&producer, &topic, &frame(&application, id, &query(i)));
     }
     producer.flush(TIMEOUT).expect("flushed");
     (topic, id)

@@ -139,9 +139,7 @@ impl fmt::Display for SnapshotReport {
                         "event `{event}`: accepted a {} change, wrote {file}",
                         self.level
                     )?;
-                    for change in changes {
-                        writeln!(f, "  {change}")?;
-                    }
+                    write_changes(f, changes)?;
                     if let Some(kept) = kept {
                         writeln!(
                             f,
@@ -162,9 +160,7 @@ impl fmt::Display for SnapshotReport {
                         "event `{event}`: its schema changed from {file}, compatibly under {}:",
                         self.level
                     )?;
-                    for change in changes {
-                        writeln!(f, "  {change}")?;
-                    }
+                    write_changes(f, changes)?;
                     writeln!(
                         f,
                         "  to accept the change, run {SNAPSHOTS_VAR}=overwrite cargo test and \
@@ -183,9 +179,7 @@ impl fmt::Display for SnapshotReport {
                             ""
                         }
                     )?;
-                    for change in changes {
-                        writeln!(f, "  {change}")?;
-                    }
+                    write_changes(f, changes)?;
                     for reason in reasons {
                         writeln!(f, "  - {reason}")?;
                     }
@@ -199,6 +193,13 @@ impl fmt::Display for SnapshotReport {
         }
         Ok(())
     }
+}
+
+/// One line per change, indented under its event.
+fn write_changes(f: &mut fmt::Formatter<'_>, changes: &[String]) -> fmt::Result {
+    changes
+        .iter()
+        .try_for_each(|change| writeln!(f, "  {change}"))
 }
 
 /// Why the snapshots could not be checked at all.
@@ -321,9 +322,8 @@ impl SchemaSnapshots {
     ) -> Result<SnapshotOutcome, SnapshotProblem> {
         let current: Value = serde_json::from_str(schema).map_err(io_problem)?;
         let path = dir.join(format!("{event}.avsc"));
-        let versions = kept_versions(dir, event)?;
         let Some(snapshot) = read_snapshot(&path)? else {
-            if let Some((n, _)) = versions.last() {
+            if let Some((n, _)) = kept_versions(dir, event)?.last() {
                 return Err(SnapshotProblem::Io(format!(
                     "{} is missing but {event}.v{n}.avsc is kept: restore it from version \
                      control (writing a new one would drop the history it is checked against)",
@@ -340,7 +340,8 @@ impl SchemaSnapshots {
             return Ok(SnapshotOutcome::Unchanged);
         }
         let changes = describe_changes(&snapshot, &current);
-        let new = Schema::parse_str(schema).map_err(io_problem)?;
+        let versions = kept_versions(dir, event)?;
+        let new = Schema::parse(&current).map_err(io_problem)?;
         let mut against = Vec::new();
         if level.is_transitive() {
             for (n, file) in &versions {

@@ -800,14 +800,15 @@ async fn register_checked_sets_the_level_checks_and_registers() {
     assert_eq!(again, 11);
 }
 
-#[tokio::test]
-async fn register_checked_names_the_incompatible_field() {
+/// A registry whose compatibility check refuses with `message`, and whose latest version
+/// of the subject is `latest`, with global id `id`.
+async fn refusing_registry(message: &str, id: u32, latest: &str) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path(compat_path()))
         .respond_with(json_response(
             200,
-            json!({ "is_compatible": false, "messages": ["{compatibility: 'BACKWARD'}"] }),
+            json!({ "is_compatible": false, "messages": [message] }),
         ))
         .mount(&server)
         .await;
@@ -815,10 +816,16 @@ async fn register_checked_names_the_incompatible_field() {
         .and(path(subject_path("/versions/latest")))
         .respond_with(json_response(
             200,
-            json!({ "subject": SUBJECT, "version": 1, "id": 1, "schema": SCHEMA }),
+            json!({ "subject": SUBJECT, "version": 1, "id": id, "schema": latest }),
         ))
         .mount(&server)
         .await;
+    server
+}
+
+#[tokio::test]
+async fn register_checked_names_the_incompatible_field() {
+    let server = refusing_registry("{compatibility: 'BACKWARD'}", 1, SCHEMA).await;
     Mock::given(method("POST"))
         .and(path(subject_path("/versions")))
         .respond_with(json_response(200, json!({ "id": 2 })))
@@ -846,25 +853,9 @@ async fn register_checked_names_the_incompatible_field() {
 /// publish. Registering the subject's latest schema needs no check: it returns its id.
 #[tokio::test]
 async fn register_checked_registers_the_latest_schema_again_whatever_the_check_says() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(compat_path()))
-        .respond_with(json_response(
-            200,
-            json!({ "is_compatible": false, "messages": ["Incompatible types: writer=Uuid, reader=Uuid"] }),
-        ))
-        .mount(&server)
-        .await;
     // The registry gives the schema back with its keys in another order.
     let stored = r#"{"fields":[{"type":"double","name":"duration"}],"namespace":"lsst.square.metrics.events.app","name":"query","type":"record"}"#;
-    Mock::given(method("GET"))
-        .and(path(subject_path("/versions/latest")))
-        .respond_with(json_response(
-            200,
-            json!({ "subject": SUBJECT, "version": 1, "id": 7, "schema": stored }),
-        ))
-        .mount(&server)
-        .await;
+    let server = refusing_registry("Incompatible types: writer=Uuid, reader=Uuid", 7, stored).await;
     Mock::given(method("POST"))
         .and(path(subject_path("/versions")))
         .respond_with(json_response(200, json!({ "id": 7 })))
