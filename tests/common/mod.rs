@@ -156,6 +156,9 @@ pub fn memory_registry() -> Option<std::sync::Arc<dyn app_metrics::kafka::regist
 }
 
 pub mod any_schema;
+pub mod durable;
+pub mod fault_proxy;
+pub mod log_capture;
 pub mod peers;
 pub mod procs;
 pub mod roundtrip;
