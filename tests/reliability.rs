@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use app_metrics::config::{SaslMechanism, SecurityProtocol};
 use app_metrics::kafka::KafkaBackend;
 use app_metrics::kafka::consumer::StartAt;
 use app_metrics::sensor::SensorDelegate;
@@ -402,6 +403,119 @@ async fn strict_mode_refuses_exactly_what_a_broker_crash_would_lose() {
     );
     assert!(slowest <= SLOWEST_PUBLISH, "publish() blocked {slowest:?}");
     app.manager.close(TIMEOUT).await.unwrap();
+}
+
+/// A password no other text contains.
+const PASSWORD: &str = "pw-7f3c9e1b-only-in-this-test";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scram_authentication_against_a_broker_that_requires_it() {
+    let Some(env) = env("scram_authentication_against_a_broker_that_requires_it") else {
+        return;
+    };
+    let capture = LogCapture::global();
+    let _one_at_a_time = capture.exclusive().await;
+    let since = Instant::now();
+    let mut broker = DurableBroker::start(&env.tansu);
+    broker.create_user("scram512", "metrics512", PASSWORD);
+    broker.create_user("scram256", "metrics256", PASSWORD);
+    broker.require_authentication();
+
+    let sasl = |mechanism: SaslMechanism, user: &str, password: &str| {
+        let mut config = settings(&broker.bootstrap(), &env.peers.registry, "scram", true);
+        config.kafka = config
+            .kafka
+            .to_builder()
+            .security_protocol(SecurityProtocol::SaslPlaintext)
+            .sasl_mechanism(mechanism)
+            .sasl_username(user)
+            .sasl_password(password)
+            // librdkafka's own debug lines about the SASL exchange, to search for the
+            // password below.
+            .property("debug", "security,broker")
+            .build()
+            .expect("valid Kafka settings");
+        config
+    };
+
+    let mut outputs = Vec::new();
+    for (mechanism, user) in [
+        (SaslMechanism::ScramSha512, "metrics512"),
+        (SaslMechanism::ScramSha256, "metrics256"),
+    ] {
+        let config = sasl(mechanism, user, PASSWORD);
+        outputs.push(format!("{config:?} {:?}", config.kafka));
+        let app = start(&config).await;
+        for i in 0..100 {
+            app.queries.publish(numbered(i)).expect("publish");
+        }
+        let report = app.manager.flush(TIMEOUT).await.expect("flush");
+        assert_eq!(report.undelivered, 0, "{mechanism}: {report}");
+        let read = read_back(&config).await;
+        assert_eq!(
+            read.len(),
+            100,
+            "{mechanism}: everything read back, with the same credentials"
+        );
+        app.manager.close(TIMEOUT).await.unwrap();
+        eprintln!(
+            "figures: {mechanism} as {user}: 100 sent, {} read back",
+            read.len()
+        );
+    }
+
+    // Refused credentials are a settings problem: start-up fails in both modes, at once.
+    for (case, user, password, strict) in [
+        ("a wrong password", "metrics512", "not-the-password", true),
+        ("a wrong password", "metrics512", "not-the-password", false),
+        ("a missing user", "nobody", PASSWORD, true),
+        ("a missing user", "nobody", PASSWORD, false),
+    ] {
+        let mut config = sasl(SaslMechanism::ScramSha512, user, password);
+        config.metrics = config
+            .metrics
+            .to_builder()
+            .raise_on_error(strict)
+            .build()
+            .unwrap();
+        let backend = common::backend(&config, None);
+        let manager = common::manager(&config, &backend);
+        let started = Instant::now();
+        let error = manager
+            .initialize()
+            .await
+            .expect_err("start-up fails with refused credentials");
+        let refused_after = started.elapsed();
+        let shown = app_metrics::ErrorChain(&error).to_string();
+        let mode = if strict { "strict" } else { "resilient" };
+        eprintln!("figures: {case} ({mode}): refused after {refused_after:.1?}: {shown}");
+        assert!(
+            shown.contains("authentication") && shown.contains("KAFKA_SASL_PASSWORD"),
+            "{case} ({mode}): the error names authentication and the settings to check: {shown}"
+        );
+        assert!(
+            refused_after < Duration::from_secs(5),
+            "{case} ({mode}): refused only after {refused_after:?}"
+        );
+        outputs.push(shown);
+        outputs.push(format!("{error:?}"));
+        let _ = manager.close(Duration::from_secs(5)).await;
+    }
+
+    let logged = capture.since(since);
+    assert!(
+        logged.iter().any(|line| line.text.contains("SASL")),
+        "librdkafka's security debug lines were captured ({} lines)",
+        logged.len()
+    );
+    for text in logged.iter().map(|l| &l.text).chain(&outputs) {
+        assert!(!text.contains(PASSWORD), "the password appears in: {text}");
+    }
+    eprintln!(
+        "figures: SCRAM: {} log lines and {} errors and settings searched, no password",
+        logged.len(),
+        outputs.len()
+    );
 }
 
 /// A durable broker behind a fault proxy: clients are told (in metadata) to reach the broker

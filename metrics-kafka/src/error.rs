@@ -53,6 +53,16 @@ pub enum Error {
         source: KafkaError,
     },
 
+    /// The broker refused the SASL credentials: no retry can succeed.
+    #[error(
+        "the Kafka broker refused the SASL authentication ({reason}); check KAFKA_SASL_USERNAME, \
+         KAFKA_SASL_PASSWORD and KAFKA_SASL_MECHANISM"
+    )]
+    Authentication {
+        /// What librdkafka reported.
+        reason: String,
+    },
+
     /// The broker did not answer a Metadata request.
     #[error(
         "cannot read the metadata of topic {topic:?} within {}; check KAFKA_BOOTSTRAP_SERVERS, \
@@ -192,7 +202,9 @@ impl Error {
             | Self::Degraded
             | Self::RegistrationTimeout { .. } => ErrorKind::Unavailable,
             Self::Registration { source, .. } => source.kind(),
-            Self::RegistryClient(_) | Self::Producer(_) => ErrorKind::Setup,
+            Self::RegistryClient(_) | Self::Producer(_) | Self::Authentication { .. } => {
+                ErrorKind::Setup
+            }
             Self::QueueFull { .. } | Self::HoldFull { .. } => ErrorKind::QueueFull,
             Self::Enqueue { .. }
             | Self::Delivery { .. }

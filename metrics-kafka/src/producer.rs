@@ -143,6 +143,8 @@ pub struct MetricsProducerContext {
     /// librdkafka's last client-level error (TLS handshake, authentication, transport),
     /// quoted in errors that would otherwise only say "transport failure".
     last_error: Mutex<Option<String>>,
+    /// The broker's last refusal of the SASL credentials: waiting will not fix it.
+    authentication_failure: Mutex<Option<String>>,
 }
 
 impl MetricsProducerContext {
@@ -153,6 +155,7 @@ impl MetricsProducerContext {
             failures: LogLimiter::new(backoff),
             client_logs: LogLimiter::new(backoff),
             last_error: Mutex::default(),
+            authentication_failure: Mutex::default(),
         }
     }
 }
@@ -238,6 +241,9 @@ impl ClientContext for MetricsProducerContext {
         // "All brokers down" follows the error that says why (TLS, SASL): keep the latter.
         if !matches!(error, KafkaError::Global(RDKafkaErrorCode::AllBrokersDown)) {
             *lock(&self.last_error) = Some(format!("{error}: {reason}"));
+        }
+        if matches!(error, KafkaError::Global(RDKafkaErrorCode::Authentication)) {
+            *lock(&self.authentication_failure) = Some(reason.to_owned());
         }
         // Connection errors repeat every few seconds while a broker is down.
         if let Some(suppressed) = self.failures.should_log() {
@@ -354,6 +360,12 @@ impl KafkaProducer {
     /// librdkafka's last client-level error (TLS, authentication, transport), if any.
     pub fn last_client_error(&self) -> Option<String> {
         lock(&self.inner.context().last_error).clone()
+    }
+
+    /// Why the broker refused this producer's SASL credentials, if it did (wrong password,
+    /// unknown user, a mechanism it does not offer).
+    pub fn authentication_failure(&self) -> Option<String> {
+        lock(&self.inner.context().authentication_failure).clone()
     }
 
     /// Events queued but not yet acknowledged or failed.

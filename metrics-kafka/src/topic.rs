@@ -39,21 +39,45 @@ pub(crate) enum TopicState {
     Missing,
 }
 
+/// The first wait for a Metadata answer; later ones double, until the caller's timeout.
+const FIRST_METADATA_WAIT: Duration = Duration::from_millis(250);
+
 /// Asks the broker for the topic's metadata (blocking; run it off the async threads).
+///
+/// It asks again with doubling waits until `timeout`, so that a broker refusing the
+/// credentials is reported as soon as it does, not after the whole timeout.
 pub(crate) fn topic_state(
     producer: &KafkaProducer,
     topic: &str,
     timeout: Duration,
 ) -> Result<TopicState, EventError> {
-    let metadata = producer
-        .client()
-        .fetch_metadata(Some(topic), timeout)
-        .map_err(|source| Error::Metadata {
-            topic: topic.to_owned(),
-            timeout,
-            client_error: producer.last_client_error(),
-            source,
-        })?;
+    let started = Instant::now();
+    let mut wait = FIRST_METADATA_WAIT;
+    let metadata = loop {
+        let remaining = timeout.saturating_sub(started.elapsed());
+        match producer
+            .client()
+            .fetch_metadata(Some(topic), wait.min(remaining))
+        {
+            Ok(metadata) => break metadata,
+            Err(_) if producer.authentication_failure().is_some() => {
+                return Err(Error::Authentication {
+                    reason: producer.authentication_failure().unwrap_or_default(),
+                }
+                .into());
+            }
+            Err(_) if started.elapsed() + Duration::from_millis(1) < timeout => wait *= 2,
+            Err(source) => {
+                return Err(Error::Metadata {
+                    topic: topic.to_owned(),
+                    timeout,
+                    client_error: producer.last_client_error(),
+                    source,
+                }
+                .into());
+            }
+        }
+    };
     let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) else {
         return Ok(TopicState::Missing);
     };
