@@ -153,7 +153,9 @@ async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
             );
         }
     }
-    let (accepted, refused) = publishing.join().map_err(|_| "the publishing thread panicked")?;
+    let (accepted, refused) = publishing
+        .join()
+        .map_err(|_| "the publishing thread panicked")?;
     let report = manager.close(Duration::from_secs(120)).await?;
     let s = monitor.snapshot();
 

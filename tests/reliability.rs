@@ -322,7 +322,8 @@ async fn a_broker_killed_with_sigkill_mid_stream_loses_nothing_and_duplicates_no
 ///
 /// (Failing events by delivery timeout instead would make librdkafka's idempotent producer
 /// bump its epoch, which Tansu 0.6's SQLite engine does not survive: it panics in its
-/// idempotence check. `strict_mode_reports_a_black_holed_broker` covers that path.)
+/// idempotence check. `strict_mode_reports_a_black_holed_broker_and_a_half_open_connection` covers
+/// that path.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strict_mode_refuses_exactly_what_a_broker_crash_would_lose() {
     let Some(env) = env("strict_mode_refuses_exactly_what_a_broker_crash_would_lose") else {
@@ -582,47 +583,60 @@ async fn a_black_holed_broker_gets_every_event_once_it_answers_again() {
     drop(broker);
 }
 
+/// In strict mode, an event sent while the broker is black-holed, or into a half-open
+/// connection, fails with the delivery timeout (3 s here). Each case has its own broker:
+/// after a timeout the idempotent producer bumps its epoch, which Tansu's SQLite engine
+/// does not survive (see above).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn strict_mode_reports_a_black_holed_broker() {
-    let Some(env) = env("strict_mode_reports_a_black_holed_broker") else {
+async fn strict_mode_reports_a_black_holed_broker_and_a_half_open_connection() {
+    let Some(env) = env("strict_mode_reports_a_black_holed_broker_and_a_half_open_connection")
+    else {
         return;
     };
     let _one_at_a_time = LogCapture::global().exclusive().await;
-    let (_broker, proxy) = broker_behind_proxy(&env);
-    let bootstrap = format!("127.0.0.1:{}", proxy.port);
-    let mut config = settings(&bootstrap, &env.peers.registry, "black_hole_strict", true);
-    config.kafka = config
-        .kafka
-        .to_builder()
-        .delivery_timeout(Duration::from_secs(3))
-        .build()
-        .expect("valid Kafka settings");
-    let app = start(&config).await;
-    app.queries
-        .publish_confirmed(numbered(0))
-        .await
-        .expect("delivered before the fault");
+    for (case, fault) in [
+        (
+            "black hole",
+            (|proxy: &FaultProxy| proxy.set(Fault::BlackHole)) as fn(&FaultProxy),
+        ),
+        ("half-open", |proxy: &FaultProxy| proxy.sever()),
+    ] {
+        let (_broker, proxy) = broker_behind_proxy(&env);
+        let bootstrap = format!("127.0.0.1:{}", proxy.port);
+        let mut config = settings(&bootstrap, &env.peers.registry, "network_strict", true);
+        config.kafka = config
+            .kafka
+            .to_builder()
+            .delivery_timeout(Duration::from_secs(3))
+            .build()
+            .expect("valid Kafka settings");
+        let app = start(&config).await;
+        app.queries
+            .publish_confirmed(numbered(0))
+            .await
+            .expect("delivered before the fault");
 
-    proxy.set(Fault::BlackHole);
-    let started = Instant::now();
-    let error = app
-        .queries
-        .publish_confirmed(numbered(1))
-        .await
-        .expect_err("strict: a black-holed event fails");
-    let shown = app_metrics::ErrorChain(&error).to_string();
-    eprintln!(
-        "figures: strict black hole: failed after {:.1?}: {shown}",
-        started.elapsed()
-    );
-    assert!(
-        shown.to_lowercase().contains("timed out"),
-        "the error says the delivery timed out: {shown}"
-    );
-    let flushed = app.manager.flush(Duration::from_secs(1)).await;
-    proxy.set(Fault::None);
-    assert!(flushed.is_ok(), "nothing left queued: {flushed:?}");
-    let _ = app.manager.close(Duration::from_secs(5)).await;
+        fault(&proxy);
+        let started = Instant::now();
+        let error = app
+            .queries
+            .publish_confirmed(numbered(1))
+            .await
+            .expect_err("strict: the event fails");
+        let shown = app_metrics::ErrorChain(&error).to_string();
+        eprintln!(
+            "figures: strict {case}: failed after {:.1?}: {shown}",
+            started.elapsed()
+        );
+        assert!(
+            shown.to_lowercase().contains("timed out"),
+            "{case}: the error says the delivery timed out: {shown}"
+        );
+        let flushed = app.manager.flush(Duration::from_secs(1)).await;
+        assert!(flushed.is_ok(), "{case}: nothing left queued: {flushed:?}");
+        proxy.set(Fault::None);
+        let _ = app.manager.close(Duration::from_secs(5)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
