@@ -38,6 +38,13 @@ struct Env {
     peers: Peers,
 }
 
+/// The environment of a test of this binary, and its turn: the tests run one at a time
+/// (they time `publish()` and count log lines). `None` when the peers are absent.
+async fn begin(test: &str) -> Option<(Env, tokio::sync::MutexGuard<'static, ()>)> {
+    let env = env(test)?;
+    Some((env, LogCapture::global().exclusive().await))
+}
+
 fn env(test: &str) -> Option<Env> {
     let peers = peers(test)?;
     match durable_tansu_bin() {
@@ -110,8 +117,8 @@ async fn start(config: &Config) -> Started {
 struct Paced {
     /// The id of every event `publish()` accepted, in order.
     ids: Vec<Uuid>,
-    /// Events `publish()` refused.
-    refused: usize,
+    /// The numbers of the events `publish()` refused, with its error.
+    refused: BTreeMap<i64, String>,
     slowest: Duration,
 }
 
@@ -127,7 +134,7 @@ fn publish_paced(
         let start = Instant::now();
         let mut paced = Paced {
             ids: Vec::with_capacity(count),
-            refused: 0,
+            refused: BTreeMap::new(),
             slowest: Duration::ZERO,
         };
         for i in 0..count {
@@ -140,7 +147,9 @@ fn publish_paced(
             paced.slowest = paced.slowest.max(before.elapsed());
             match published {
                 Ok(metadata) => paced.ids.push(metadata.id()),
-                Err(_) => paced.refused += 1,
+                Err(error) => {
+                    paced.refused.insert(i as i64, error.to_string());
+                }
             }
         }
         paced
@@ -250,9 +259,9 @@ fn assert_log_lines_limited(since: Instant, problem: &str) -> Vec<(String, usize
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_killed_with_sigkill_mid_stream_loses_nothing_and_duplicates_nothing() {
     let test = "a_broker_killed_with_sigkill_mid_stream_loses_nothing_and_duplicates_nothing";
-    let Some(env) = env(test) else { return };
-    let capture = LogCapture::global();
-    let _one_at_a_time = capture.exclusive().await;
+    let Some((env, _one_at_a_time)) = begin(test).await else {
+        return;
+    };
     let since = Instant::now();
     let mut broker = DurableBroker::start(&env.tansu);
     let config = settings(&broker.bootstrap(), &env.peers.registry, "crash", false);
@@ -281,7 +290,7 @@ async fn a_broker_killed_with_sigkill_mid_stream_loses_nothing_and_duplicates_no
          (missing {missing}, duplicated {duplicated}, unknown {unknown}), Confluent read back {:?}, \
          slowest publish {:?}, broker down {down:.1?}, log lines by statement {logs:?}",
         paced.ids.len(),
-        paced.refused,
+        paced.refused.len(),
         stats.delivered(),
         stats.failed(),
         stats.dropped(),
@@ -290,7 +299,7 @@ async fn a_broker_killed_with_sigkill_mid_stream_loses_nothing_and_duplicates_no
         paced.slowest,
     );
     assert_eq!(report.undelivered, 0, "{report}");
-    assert_eq!((paced.ids.len(), paced.refused), (30_000, 0));
+    assert_eq!((paced.ids.len(), paced.refused.len()), (30_000, 0));
     assert_eq!(
         (stats.delivered(), stats.failed(), stats.dropped()),
         (30_000, 0, 0),
@@ -326,10 +335,11 @@ async fn a_broker_killed_with_sigkill_mid_stream_loses_nothing_and_duplicates_no
 /// that path.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strict_mode_refuses_exactly_what_a_broker_crash_would_lose() {
-    let Some(env) = env("strict_mode_refuses_exactly_what_a_broker_crash_would_lose") else {
+    let Some((env, _one_at_a_time)) =
+        begin("strict_mode_refuses_exactly_what_a_broker_crash_would_lose").await
+    else {
         return;
     };
-    let _one_at_a_time = LogCapture::global().exclusive().await;
     let mut broker = DurableBroker::start(&env.tansu);
     let mut config = settings(
         &broker.bootstrap(),
@@ -346,30 +356,14 @@ async fn strict_mode_refuses_exactly_what_a_broker_crash_would_lose() {
     let app = start(&config).await;
 
     // 1,000 events/s for 20 s; the broker is down from 5 s to 15 s: 3 s of it fit the queue.
-    let queries = app.queries.clone();
-    let publishing = std::thread::spawn(move || {
-        let start = Instant::now();
-        let mut refused = BTreeMap::new();
-        let mut slowest = Duration::ZERO;
-        for i in 0..20_000_usize {
-            let due = start + Duration::from_millis(i as u64);
-            if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                std::thread::sleep(wait);
-            }
-            let before = Instant::now();
-            let published = queries.publish(numbered(i));
-            slowest = slowest.max(before.elapsed());
-            if let Err(error) = published {
-                refused.insert(i as i64, error.to_string());
-            }
-        }
-        (refused, slowest)
-    });
+    let publishing = publish_paced(&app.queries, 20_000, 1_000);
     tokio::time::sleep(Duration::from_secs(5)).await;
     broker.kill();
     tokio::time::sleep(Duration::from_secs(10)).await;
     broker.restart();
-    let (refused, slowest) = tokio::task::spawn_blocking(move || publishing.join().unwrap())
+    let Paced {
+        refused, slowest, ..
+    } = tokio::task::spawn_blocking(move || publishing.join().unwrap())
         .await
         .unwrap();
     let report = app
@@ -411,11 +405,12 @@ const PASSWORD: &str = "pw-7f3c9e1b-only-in-this-test";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scram_authentication_against_a_broker_that_requires_it() {
-    let Some(env) = env("scram_authentication_against_a_broker_that_requires_it") else {
+    let Some((env, _one_at_a_time)) =
+        begin("scram_authentication_against_a_broker_that_requires_it").await
+    else {
         return;
     };
     let capture = LogCapture::global();
-    let _one_at_a_time = capture.exclusive().await;
     let since = Instant::now();
     let mut broker = DurableBroker::start(&env.tansu);
     broker.create_user("scram512", "metrics512", PASSWORD);
@@ -531,10 +526,11 @@ fn broker_behind_proxy(env: &Env) -> (DurableBroker, FaultProxy) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_black_holed_broker_gets_every_event_once_it_answers_again() {
-    let Some(env) = env("a_black_holed_broker_gets_every_event_once_it_answers_again") else {
+    let Some((env, _one_at_a_time)) =
+        begin("a_black_holed_broker_gets_every_event_once_it_answers_again").await
+    else {
         return;
     };
-    let _one_at_a_time = LogCapture::global().exclusive().await;
     let (broker, proxy) = broker_behind_proxy(&env);
     let bootstrap = format!("127.0.0.1:{}", proxy.port);
     let config = settings(&bootstrap, &env.peers.registry, "black_hole", false);
@@ -589,11 +585,10 @@ async fn a_black_holed_broker_gets_every_event_once_it_answers_again() {
 /// does not survive (see above).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strict_mode_reports_a_black_holed_broker_and_a_half_open_connection() {
-    let Some(env) = env("strict_mode_reports_a_black_holed_broker_and_a_half_open_connection")
-    else {
+    let test = "strict_mode_reports_a_black_holed_broker_and_a_half_open_connection";
+    let Some((env, _one_at_a_time)) = begin(test).await else {
         return;
     };
-    let _one_at_a_time = LogCapture::global().exclusive().await;
     for (case, fault) in [
         (
             "black hole",
@@ -641,10 +636,11 @@ async fn strict_mode_reports_a_black_holed_broker_and_a_half_open_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_half_open_broker_connection_is_noticed_and_replaced() {
-    let Some(env) = env("a_half_open_broker_connection_is_noticed_and_replaced") else {
+    let Some((env, _one_at_a_time)) =
+        begin("a_half_open_broker_connection_is_noticed_and_replaced").await
+    else {
         return;
     };
-    let _one_at_a_time = LogCapture::global().exclusive().await;
     let (_broker, proxy) = broker_behind_proxy(&env);
     let bootstrap = format!("127.0.0.1:{}", proxy.port);
     let config = settings(&bootstrap, &env.peers.registry, "half_open", false);
@@ -691,10 +687,11 @@ async fn a_half_open_broker_connection_is_noticed_and_replaced() {
 /// start-up, and again at a later schema's first registration.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registry_errors_and_timeouts_delay_events_without_losing_them() {
-    let Some(env) = env("registry_errors_and_timeouts_delay_events_without_losing_them") else {
+    let Some((env, _one_at_a_time)) =
+        begin("registry_errors_and_timeouts_delay_events_without_losing_them").await
+    else {
         return;
     };
-    let _one_at_a_time = LogCapture::global().exclusive().await;
     let registry_port: u16 = env
         .peers
         .registry
