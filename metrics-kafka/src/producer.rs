@@ -5,7 +5,7 @@ use std::ffi::c_void;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use metrics_core::log_limit::LogLimiter;
 use metrics_core::sensor::{Paired, SendState, SinkSensors, Started};
@@ -143,8 +143,9 @@ pub struct MetricsProducerContext {
     /// librdkafka's last client-level error (TLS handshake, authentication, transport),
     /// quoted in errors that would otherwise only say "transport failure".
     last_error: Mutex<Option<String>>,
-    /// The broker's last refusal of the SASL credentials: waiting will not fix it.
-    authentication_failure: Mutex<Option<String>>,
+    /// The broker's last refusal of the SASL credentials, and when: waiting will not fix
+    /// them.
+    authentication_failure: Mutex<Option<(Instant, String)>>,
 }
 
 impl MetricsProducerContext {
@@ -243,7 +244,7 @@ impl ClientContext for MetricsProducerContext {
             *lock(&self.last_error) = Some(format!("{error}: {reason}"));
         }
         if matches!(error, KafkaError::Global(RDKafkaErrorCode::Authentication)) {
-            *lock(&self.authentication_failure) = Some(reason.to_owned());
+            *lock(&self.authentication_failure) = Some((Instant::now(), reason.to_owned()));
         }
         // Connection errors repeat every few seconds while a broker is down.
         if let Some(suppressed) = self.failures.should_log() {
@@ -362,10 +363,13 @@ impl KafkaProducer {
         lock(&self.inner.context().last_error).clone()
     }
 
-    /// Why the broker refused this producer's SASL credentials, if it did (wrong password,
-    /// unknown user, a mechanism it does not offer).
-    pub fn authentication_failure(&self) -> Option<String> {
-        lock(&self.inner.context().authentication_failure).clone()
+    /// Why the broker refused this producer's SASL credentials, if it did at `since` or
+    /// later (wrong password, unknown user, a mechanism it does not offer).
+    pub fn authentication_failure_since(&self, since: Instant) -> Option<String> {
+        lock(&self.inner.context().authentication_failure)
+            .as_ref()
+            .filter(|(at, _)| *at >= since)
+            .map(|(_, reason)| reason.clone())
     }
 
     /// Events queued but not yet acknowledged or failed.

@@ -45,7 +45,9 @@ const FIRST_METADATA_WAIT: Duration = Duration::from_millis(250);
 /// Asks the broker for the topic's metadata (blocking; run it off the async threads).
 ///
 /// It asks again with doubling waits until `timeout`, so that a broker refusing the
-/// credentials is reported as soon as it does, not after the whole timeout.
+/// credentials is reported at the end of the current wait, not after the whole timeout.
+/// A request that fails early (no broker reachable yet) waits out its slice before the
+/// next one, so the loop never spins.
 pub(crate) fn topic_state(
     producer: &KafkaProducer,
     topic: &str,
@@ -54,29 +56,28 @@ pub(crate) fn topic_state(
     let started = Instant::now();
     let mut wait = FIRST_METADATA_WAIT;
     let metadata = loop {
-        let remaining = timeout.saturating_sub(started.elapsed());
-        match producer
-            .client()
-            .fetch_metadata(Some(topic), wait.min(remaining))
-        {
+        let attempt = Instant::now();
+        let slice = wait.min(timeout.saturating_sub(started.elapsed()));
+        let error = match producer.client().fetch_metadata(Some(topic), slice) {
             Ok(metadata) => break metadata,
-            Err(_) if producer.authentication_failure().is_some() => {
-                return Err(Error::Authentication {
-                    reason: producer.authentication_failure().unwrap_or_default(),
-                }
-                .into());
-            }
-            Err(_) if started.elapsed() + Duration::from_millis(1) < timeout => wait *= 2,
-            Err(source) => {
-                return Err(Error::Metadata {
-                    topic: topic.to_owned(),
-                    timeout,
-                    client_error: producer.last_client_error(),
-                    source,
-                }
-                .into());
-            }
+            Err(error) => error,
+        };
+        // Only a refusal seen during this check counts: an earlier one may be from
+        // credentials that have been fixed on the broker since.
+        if let Some(reason) = producer.authentication_failure_since(started) {
+            return Err(Error::Authentication { reason }.into());
         }
+        if started.elapsed() + Duration::from_millis(1) >= timeout {
+            return Err(Error::Metadata {
+                topic: topic.to_owned(),
+                timeout,
+                client_error: producer.last_client_error(),
+                source: error,
+            }
+            .into());
+        }
+        std::thread::sleep(slice.saturating_sub(attempt.elapsed()));
+        wait = wait.saturating_mul(2);
     };
     let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) else {
         return Ok(TopicState::Missing);
