@@ -319,6 +319,69 @@ async fn a_group_commits_what_was_processed_and_reports_rebalances() {
     assert_eq!(read, 2, "only what was written after the commit");
 }
 
+/// A member that loses partitions in a rebalance commits what it processed first, so that
+/// their next owner does not process it again.
+#[tokio::test]
+async fn a_rebalance_commits_what_was_processed_before_partitions_move() {
+    let topic = "handover";
+    let stack = Stack::new(topic, 2);
+    let id = stack.register_query(topic).await;
+    stack.produce_queries(topic, id, 8);
+
+    let (monitor, sensors) = monitored();
+    let first = stack
+        .consumer(topic)
+        .group("handover-test")
+        .property("session.timeout.ms", "6000")
+        .sensors(sensors)
+        // No commit on the interval: only the rebalance commits.
+        .commit_interval(Duration::from_secs(3600))
+        .build()
+        .await
+        .unwrap();
+    for _ in 0..8 {
+        let message = tokio::time::timeout(TIMEOUT, first.recv())
+            .await
+            .expect("a message in time")
+            .unwrap()
+            .expect("a message");
+        message.decode_as::<QueryEvent>().await.unwrap();
+    }
+    assert_eq!(monitor.snapshot().commits, 0, "nothing committed yet");
+
+    // A second member joins: the first gives up a partition, committing first.
+    let second = stack
+        .consumer(topic)
+        .group("handover-test")
+        .property("session.timeout.ms", "6000")
+        .commit_interval(Duration::from_secs(3600))
+        .build()
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while monitor.snapshot().commits == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no commit at the rebalance"
+        );
+        // Both members must poll for the group to rebalance.
+        let _ = tokio::time::timeout(Duration::from_millis(100), first.recv()).await;
+        let _ = tokio::time::timeout(Duration::from_millis(100), second.recv()).await;
+    }
+    // librdkafka's mock cluster refuses commits while the group rebalances
+    // (REBALANCE_IN_PROGRESS); Kafka accepts them until the group completes the
+    // rebalance, and so does Tansu (`tests/consumer_failover.rs`). Here the attempt is
+    // what can be seen, and that a refused commit is counted.
+    let s = monitor.snapshot();
+    assert_eq!(
+        (s.commits, s.commit_errors),
+        (1, 1),
+        "one commit, at the rebalance"
+    );
+    first.close().await.unwrap();
+    second.close().await.unwrap();
+}
+
 #[tokio::test]
 async fn settings_that_do_not_go_together_are_refused() {
     let stack = Stack::new("refused", 1);

@@ -123,13 +123,46 @@ async fn a_killed_group_member_s_partitions_are_taken_over() {
             .env(CHILD_GROUP, &group),
         &log,
     );
+    // The child alone first: it holds both partitions and processes a warm-up (events
+    // numbered below 0, left out of the counts).
+    for i in 1..=10 {
+        queries
+            .publish(QueryEvent {
+                rows: -i,
+                ..common::roundtrip::query(0)
+            })
+            .expect("publish");
+    }
+    manager.flush(Duration::from_secs(60)).await.expect("flush");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !processed_by(&log).keys().any(|row| *row < 0) {
+        assert!(
+            Instant::now() < deadline,
+            "the child member processed nothing in 60 s:\n{}",
+            child.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Then the survivor: its joining splits the partitions, before anything is published.
     let monitor = Arc::new(Monitor::new());
     let sensors = Arc::new(SensorDelegate::new());
     sensors.add(monitor.clone());
     let survivor = member(&config, &group, sensors).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while monitor.snapshot().assignments == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the survivor got no partition in 60 s"
+        );
+        if let Ok(message) = tokio::time::timeout(Duration::from_millis(200), survivor.recv()).await
+        {
+            drop(message.expect("recv"));
+        }
+    }
 
-    // Publish in the background: EVENTS at PER_SECOND; the child is killed a third of the
-    // way in.
+    // Publish in the background: EVENTS at PER_SECOND. The child is killed once it has
+    // processed a good share of them.
     let publishing = tokio::spawn(async move {
         let start = tokio::time::Instant::now();
         for i in 0..EVENTS {
@@ -148,23 +181,31 @@ async fn a_killed_group_member_s_partitions_are_taken_over() {
 
     let mut survivor_rows = HashMap::<i64, usize>::new();
     let mut child_rows = HashMap::<i64, (usize, u64)>::new();
-    let kill_at = Instant::now() + Duration::from_secs(EVENTS as u64 / PER_SECOND / 3);
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(120);
+    let mut next_look = started;
     let mut killed = None;
     let mut killed_micros = 0;
     let mut taken_over = None;
     loop {
-        if killed.is_none() && Instant::now() >= kill_at {
-            let before = monitor.snapshot();
-            child.kill();
-            killed_micros = unix_micros();
-            child_rows = processed_by(&log);
-            killed = Some((Instant::now(), before));
-            eprintln!(
-                "killed the child member (pid {}) after it processed {} events",
-                child.pid(),
-                child_rows.len()
-            );
+        // Kill once the child has processed 300 events, or at the latest after a third of
+        // the stream (looking at its output five times a second).
+        if killed.is_none() && Instant::now() >= next_look {
+            next_look += Duration::from_millis(200);
+            let processed = processed_by(&log).keys().filter(|row| **row >= 0).count();
+            if processed >= 300 || started.elapsed().as_secs() >= EVENTS as u64 / PER_SECOND / 3 {
+                let before = monitor.snapshot();
+                child.kill();
+                killed_micros = unix_micros();
+                child_rows = processed_by(&log);
+                child_rows.retain(|row, _| *row >= 0);
+                killed = Some((Instant::now(), before));
+                eprintln!(
+                    "killed the child member (pid {}) after it processed {} events",
+                    child.pid(),
+                    child_rows.len()
+                );
+            }
         }
         if let (Some((at, before)), None) = (&killed, taken_over)
             && monitor.snapshot().rebalances > before.rebalances
@@ -196,7 +237,9 @@ async fn a_killed_group_member_s_partitions_are_taken_over() {
             .process(|event: Event<QueryEvent>| async move { event.payload.rows })
             .await
             .expect("decodes");
-        *survivor_rows.entry(rows).or_default() += 1;
+        if rows >= 0 {
+            *survivor_rows.entry(rows).or_default() += 1;
+        }
     }
     let manager = publishing.await.unwrap();
     survivor.refresh_end_offsets().await.expect("end offsets");

@@ -202,7 +202,6 @@ impl EventConsumerBuilder {
             metadata_timeout: self.metadata_timeout,
             assigned: Mutex::default(),
             at_end: Mutex::default(),
-            stored: Mutex::default(),
             timers: Mutex::new(Timers {
                 committed: Instant::now(),
                 end_offsets: Instant::now(),

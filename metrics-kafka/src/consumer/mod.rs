@@ -9,15 +9,15 @@ mod decoder;
 mod json;
 mod received;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use metrics_core::sensor::{CommitDone, PartitionOffset, SensorDelegate, TopicPartition};
+use metrics_core::sensor::{PartitionOffset, SensorDelegate, TopicPartition};
 use metrics_core::sync::lock;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -125,8 +125,6 @@ struct Inner {
     assigned: Mutex<Vec<(String, i32)>>,
     /// Partitions read to their end (and nothing read since).
     at_end: Mutex<HashSet<i32>>,
-    /// Offsets stored for the next commit (the next offset to read).
-    stored: Mutex<HashMap<(String, i32), i64>>,
     timers: Mutex<Timers>,
     committing: AtomicBool,
     /// Messages handed out.
@@ -362,7 +360,8 @@ impl Inner {
         }
         match self.consumer.store_offset(topic, partition, offset) {
             Ok(()) => {
-                lock(&self.stored).insert((topic.to_owned(), partition), offset + 1);
+                lock(&self.consumer.context().stored)
+                    .insert((topic.to_owned(), partition), offset + 1);
             }
             // The partition was revoked meanwhile: its new owner reads it again.
             Err(error) => tracing::debug!(%error, topic, partition, "offset not stored"),
@@ -387,7 +386,9 @@ impl Inner {
             }
             (commit, end_offsets)
         };
-        if commit && !lock(&self.stored).is_empty() && !self.committing.swap(true, Ordering::AcqRel)
+        if commit
+            && !lock(&self.consumer.context().stored).is_empty()
+            && !self.committing.swap(true, Ordering::AcqRel)
         {
             let inner = Arc::clone(self);
             tokio::task::spawn_blocking(move || {
@@ -408,47 +409,11 @@ impl Inner {
 
     /// Commits the stored offsets synchronously, reporting the commit to the sensors.
     fn commit_now(&self) -> Result<(), ConsumeError> {
-        let stored = std::mem::take(&mut *lock(&self.stored));
-        let result = if stored.is_empty() {
-            Ok(())
-        } else {
-            let started = self.sensors.on_commit_initiated(Instant::now());
-            let result = match self.consumer.commit_consumer_state(CommitMode::Sync) {
-                // Nothing new to commit since the last commit (the messages' offsets were
-                // committed already): no failure.
-                Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => Ok(()),
-                other => other.map_err(client_error("commit the consumed offsets")),
-            };
-            if let Some(started) = started {
-                started.on_commit_completed(&CommitDone {
-                    ok: result.is_ok(),
-                    at: Instant::now(),
-                });
-            }
-            match &result {
-                Ok(()) => {
-                    let committed: Vec<PartitionOffset<'_>> = stored
-                        .iter()
-                        .map(|((topic, partition), offset)| PartitionOffset {
-                            tp: TopicPartition {
-                                topic,
-                                partition: *partition,
-                            },
-                            offset: *offset,
-                        })
-                        .collect();
-                    self.sensors.on_tp_commit(&committed);
-                }
-                // Offsets not committed are committed with the next commit.
-                Err(_) => {
-                    let mut pending = lock(&self.stored);
-                    for (key, offset) in stored {
-                        pending.entry(key).or_insert(offset);
-                    }
-                }
-            }
-            result
-        };
+        let result = self
+            .consumer
+            .context()
+            .commit_stored(&self.consumer)
+            .map_err(client_error("commit the consumed offsets"));
         self.committing.store(false, Ordering::Release);
         result
     }
