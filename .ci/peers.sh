@@ -7,10 +7,10 @@
 #     it; `start-durable` runs one for the soak
 #
 # Usage:
-#   .ci/peers.sh install          install both if missing (bounded by timeouts)
-#   .ci/peers.sh start            start both on free loopback ports, wait until they answer,
+#   .ci/peers.sh install          install the three if missing (bounded by timeouts)
+#   .ci/peers.sh start            start Tansu and rivven-schema on free loopback ports, wait until they answer,
 #                                 write and print $PEERS_DIR/env
-#   .ci/peers.sh stop             stop both by their saved PIDs (idempotent)
+#   .ci/peers.sh stop             stop all by their saved PIDs (idempotent)
 #   .ci/peers.sh restart-broker   restart Tansu only, on the same port (memory storage: empty)
 #   .ci/peers.sh stop-broker      stop Tansu only, keeping its port (outage tests)
 #   .ci/peers.sh start-broker     start Tansu again on its saved port
@@ -73,7 +73,8 @@ rivven_bin() {
 durable_tansu_bin() {
   local bin="${TANSU_DURABLE_BIN:-$TANSU_DURABLE_ROOT/bin/tansu}"
   [ -x "$bin" ] || return 1
-  printf '%s\n' "$bin"
+  # Absolute: the broker runs in its store's directory.
+  realpath "$bin"
 }
 
 cmd_install() {
@@ -307,6 +308,7 @@ cmd_start() {
   # Half-started or stale state: start clean.
   stop_one tansu
   stop_one registry
+  stop_one durable
   rm -f "$PEERS_DIR/env"
   tansu_bin >/dev/null || die "tansu not installed: run .ci/peers.sh install"
   rivven_bin >/dev/null || die "rivven-schema not installed: run .ci/peers.sh install"

@@ -50,7 +50,11 @@ def main():
             if message.error().code() == KafkaError._PARTITION_EOF:
                 remaining.discard(message.partition())
                 continue
-            sys.exit(f"read_ids: {message.error()}")
+            # librdkafka retries transient errors (a connection lost) by itself.
+            if message.error().fatal():
+                sys.exit(f"read_ids: {message.error()}")
+            print(f"read_ids: {message.error()} (retrying)", file=sys.stderr)
+            continue
         context = SerializationContext(args.topic, MessageField.VALUE)
         event = deserialize(message.value(), context)
         print(event["id"])

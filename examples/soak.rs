@@ -46,16 +46,17 @@ struct Args {
     /// Create the topic if it is missing.
     #[arg(long)]
     create_topic: bool,
-    /// The largest RSS growth allowed after the warm-up (the first fifth of the run), in
-    /// MiB per minute.
+    /// The largest RSS growth allowed after the warm-up (the first fifth of the run, and
+    /// at least 20 s), in MiB per minute.
     #[arg(long, default_value_t = 1.0)]
     max_growth_mib_per_min: f64,
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
 
-fn rss_mib() -> f64 {
-    memory_stats::memory_stats().map_or(0.0, |m| m.physical_mem as f64 / MIB)
+/// The resident memory, in MiB; `None` where the platform does not tell.
+fn rss_mib() -> Option<f64> {
+    memory_stats::memory_stats().map(|m| m.physical_mem as f64 / MIB)
 }
 
 /// The least-squares slope of `samples` (seconds, MiB), in MiB per minute.
@@ -135,13 +136,14 @@ async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
         let (rate, seconds) = (args.rate, args.seconds);
         std::thread::spawn(move || publish_steadily(&queries, rate, seconds))
     };
-    let mut samples = vec![(0.0, rss_mib())];
+    let rss = || rss_mib().ok_or("this platform does not report the resident memory");
+    let mut samples = vec![(0.0, rss()?)];
     let mut ticks = tokio::time::interval(Duration::from_secs(1));
     ticks.tick().await;
     while !publishing.is_finished() {
         ticks.tick().await;
         let elapsed = started.elapsed().as_secs_f64();
-        samples.push((elapsed, rss_mib()));
+        samples.push((elapsed, rss()?));
         if samples.len() % 30 == 0 {
             let s = monitor.snapshot();
             println!(
@@ -159,7 +161,7 @@ async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
     let report = manager.close(Duration::from_secs(120)).await?;
     let s = monitor.snapshot();
 
-    let warm_up = args.seconds as f64 / 5.0;
+    let warm_up = (args.seconds as f64 / 5.0).max(20.0);
     let after_warm_up: Vec<(f64, f64)> = samples
         .iter()
         .copied()
@@ -179,7 +181,10 @@ async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
         at(samples.last()),
         args.max_growth_mib_per_min
     );
-    let delivered_all = refused == 0 && s.messages_delivered == accepted && s.send_errors == 0;
+    let delivered_all = refused == 0
+        && s.messages_delivered == accepted
+        && s.send_errors == 0
+        && report.undelivered == 0;
     let flat = slope <= args.max_growth_mib_per_min;
     if !delivered_all {
         eprintln!("soak: not everything was delivered");

@@ -12,6 +12,7 @@
 mod common;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,8 +31,11 @@ use uuid::Uuid;
 
 /// How long the tests wait for deliveries and reads.
 const TIMEOUT: Duration = Duration::from_secs(120);
-/// The slowest `publish()` allowed: it only enqueues, whatever the broker does.
-const SLOWEST_PUBLISH: Duration = Duration::from_millis(10);
+/// `publish()` only enqueues, whatever the broker does: 99.9 % of calls take less than
+/// this ...
+const PUBLISH_P999: Duration = Duration::from_millis(2);
+/// ... and none more than this (a preempted thread on a busy machine included).
+const SLOWEST_PUBLISH: Duration = Duration::from_millis(20);
 
 struct Env {
     tansu: PathBuf,
@@ -41,11 +45,11 @@ struct Env {
 /// The environment of a test of this binary, and its turn: the tests run one at a time
 /// (they time `publish()` and count log lines). `None` when the peers are absent.
 async fn begin(test: &str) -> Option<(Env, tokio::sync::MutexGuard<'static, ()>)> {
-    let env = env(test)?;
+    let env = test_env(test)?;
     Some((env, LogCapture::global().exclusive().await))
 }
 
-fn env(test: &str) -> Option<Env> {
+fn test_env(test: &str) -> Option<Env> {
     let peers = peers(test)?;
     match durable_tansu_bin() {
         Some(tansu) => Some(Env { tansu, peers }),
@@ -53,7 +57,11 @@ fn env(test: &str) -> Option<Env> {
             panic!("{test}: no durable Tansu; build it with .ci/peers.sh install")
         }
         None => {
-            eprintln!("{test}: skipped: no durable Tansu (.ci/peers.sh install builds it)");
+            // Straight to stderr: the harness captures `eprintln!`, and a skip must show.
+            let _ = writeln!(
+                std::io::stderr(),
+                "{test}: skipped: no durable Tansu (.ci/peers.sh install builds it)"
+            );
             None
         }
     }
@@ -119,7 +127,30 @@ struct Paced {
     ids: Vec<Uuid>,
     /// The numbers of the events `publish()` refused, with its error.
     refused: BTreeMap<i64, String>,
-    slowest: Duration,
+    /// How long each `publish()` took, sorted.
+    durations: Vec<Duration>,
+}
+
+impl Paced {
+    fn slowest(&self) -> Duration {
+        self.durations.last().copied().unwrap_or_default()
+    }
+
+    fn p999(&self) -> Duration {
+        let index = (self.durations.len() * 999 / 1000).min(self.durations.len().saturating_sub(1));
+        self.durations.get(index).copied().unwrap_or_default()
+    }
+
+    /// `publish()` never blocked.
+    fn assert_never_blocked(&self) {
+        assert!(
+            self.p999() <= PUBLISH_P999 && self.slowest() <= SLOWEST_PUBLISH,
+            "publish() took {:?} at the 99.9th percentile (allowed {PUBLISH_P999:?}) and {:?} at \
+             most (allowed {SLOWEST_PUBLISH:?})",
+            self.p999(),
+            self.slowest()
+        );
+    }
 }
 
 /// Publishes `count` numbered events at `per_second` on a thread of its own (the test
@@ -135,7 +166,7 @@ fn publish_paced(
         let mut paced = Paced {
             ids: Vec::with_capacity(count),
             refused: BTreeMap::new(),
-            slowest: Duration::ZERO,
+            durations: Vec::with_capacity(count),
         };
         for i in 0..count {
             let due = start + Duration::from_secs(1) * i as u32 / per_second;
@@ -144,7 +175,7 @@ fn publish_paced(
             }
             let before = Instant::now();
             let published = queries.publish(numbered(i));
-            paced.slowest = paced.slowest.max(before.elapsed());
+            paced.durations.push(before.elapsed());
             match published {
                 Ok(metadata) => paced.ids.push(metadata.id()),
                 Err(error) => {
@@ -152,6 +183,7 @@ fn publish_paced(
                 }
             }
         }
+        paced.durations.sort_unstable();
         paced
     })
 }
@@ -240,15 +272,16 @@ fn compare(published: &[Uuid], read: impl IntoIterator<Item = Uuid>) -> (usize, 
     (missing, duplicated, unknown)
 }
 
-/// At most one WARN/ERROR line per log statement per `BACKOFF_INTERVAL` since `since`
-/// (plus the first); returns the counts, for the test's figures.
+/// At most one WARN/ERROR line per problem (log statement, and event where it names one)
+/// per `BACKOFF_INTERVAL` since `since` (plus the first); returns the counts, for the
+/// test's figures.
 fn assert_log_lines_limited(since: Instant, problem: &str) -> Vec<(String, usize)> {
-    let counts = LogCapture::global().warnings_by_callsite(since);
+    let counts = LogCapture::global().warnings_by_problem(since);
     let allowed = 1 + (since.elapsed().as_secs_f64() / BACKOFF_INTERVAL.as_secs_f64()) as usize;
-    for (callsite, lines) in &counts {
+    for (problem_at, lines) in &counts {
         assert!(
             *lines <= allowed,
-            "{problem}: {lines} log lines from {callsite} in {:.0?} (allowed {allowed}: one per \
+            "{problem}: {lines} log lines from {problem_at} in {:.0?} (allowed {allowed}: one per \
              METRICS_BACKOFF_INTERVAL)",
             since.elapsed()
         );
@@ -288,7 +321,7 @@ async fn a_broker_killed_with_sigkill_mid_stream_loses_nothing_and_duplicates_no
     eprintln!(
         "figures: broker crash: sent {}, refused {}, delivered {}, failed {}, dropped {}, read back {} \
          (missing {missing}, duplicated {duplicated}, unknown {unknown}), Confluent read back {:?}, \
-         slowest publish {:?}, broker down {down:.1?}, log lines by statement {logs:?}",
+         publish() p99.9 {:?} and slowest {:?}, broker down {down:.1?}, log lines by problem {logs:?}",
         paced.ids.len(),
         paced.refused.len(),
         stats.delivered(),
@@ -296,7 +329,8 @@ async fn a_broker_killed_with_sigkill_mid_stream_loses_nothing_and_duplicates_no
         stats.dropped(),
         read.len(),
         confluent.as_ref().map(Vec::len),
-        paced.slowest,
+        paced.p999(),
+        paced.slowest(),
     );
     assert_eq!(report.undelivered, 0, "{report}");
     assert_eq!((paced.ids.len(), paced.refused.len()), (30_000, 0));
@@ -318,11 +352,7 @@ async fn a_broker_killed_with_sigkill_mid_stream_loses_nothing_and_duplicates_no
             "Confluent's reader: every id exactly once"
         );
     }
-    assert!(
-        paced.slowest <= SLOWEST_PUBLISH,
-        "publish() blocked {:?}",
-        paced.slowest
-    );
+    paced.assert_never_blocked();
     app.manager.close(TIMEOUT).await.unwrap();
 }
 
@@ -361,11 +391,10 @@ async fn strict_mode_refuses_exactly_what_a_broker_crash_would_lose() {
     broker.kill();
     tokio::time::sleep(Duration::from_secs(10)).await;
     broker.restart();
-    let Paced {
-        refused, slowest, ..
-    } = tokio::task::spawn_blocking(move || publishing.join().unwrap())
+    let paced = tokio::task::spawn_blocking(move || publishing.join().unwrap())
         .await
         .unwrap();
+    let refused = &paced.refused;
     let report = app
         .manager
         .flush(TIMEOUT)
@@ -378,12 +407,14 @@ async fn strict_mode_refuses_exactly_what_a_broker_crash_would_lose() {
     let told: HashSet<i64> = refused.keys().copied().collect();
     eprintln!(
         "figures: strict broker crash: sent 20000, refused {} (first: {:?}), missing {}, read \
-         back {} (distinct {}), slowest publish {slowest:?}, {report}",
+         back {} (distinct {}), publish() p99.9 {:?} and slowest {:?}, {report}",
         told.len(),
         refused.values().next(),
         missing.len(),
         read.len(),
-        arrived.len()
+        arrived.len(),
+        paced.p999(),
+        paced.slowest()
     );
     assert!(
         !told.is_empty(),
@@ -396,7 +427,7 @@ async fn strict_mode_refuses_exactly_what_a_broker_crash_would_lose() {
         told_but_arrived.is_empty() && lost_untold.is_empty(),
         "refused but arrived: {told_but_arrived:?}; missing but accepted: {lost_untold:?}"
     );
-    assert!(slowest <= SLOWEST_PUBLISH, "publish() blocked {slowest:?}");
+    paced.assert_never_blocked();
     app.manager.close(TIMEOUT).await.unwrap();
 }
 
@@ -517,10 +548,9 @@ async fn scram_authentication_against_a_broker_that_requires_it() {
 /// A durable broker behind a fault proxy: clients are told (in metadata) to reach the broker
 /// through the proxy.
 fn broker_behind_proxy(env: &Env) -> (DurableBroker, FaultProxy) {
-    let proxy_port = procs::free_port();
     let broker_port = procs::free_port();
-    let proxy = FaultProxy::start(proxy_port, broker_port);
-    let broker = DurableBroker::start_advertising(&env.tansu, broker_port, proxy_port);
+    let proxy = FaultProxy::start(broker_port);
+    let broker = DurableBroker::start_advertising(&env.tansu, broker_port, proxy.port);
     (broker, proxy)
 }
 
@@ -542,7 +572,7 @@ async fn a_black_holed_broker_gets_every_event_once_it_answers_again() {
     let since = Instant::now();
     proxy.set(Fault::BlackHole);
     tokio::time::sleep(Duration::from_secs(30)).await;
-    proxy.set(Fault::None);
+    proxy.set(Fault::Forward);
     let restored = Instant::now();
     let paced = tokio::task::spawn_blocking(move || publishing.join().unwrap())
         .await
@@ -555,13 +585,14 @@ async fn a_black_holed_broker_gets_every_event_once_it_answers_again() {
     let (missing, duplicated, unknown) = compare(&paced.ids, read.iter().map(|(id, _)| *id));
     eprintln!(
         "figures: black hole 30 s: sent {}, delivered {}, failed {}, read back {} (missing {missing}, \
-         duplicated {duplicated}), slowest publish {:?}, all delivered {caught_up:.1?} after the \
-         network came back, connections {}, log lines by statement {logs:?}",
+         duplicated {duplicated}), publish() p99.9 {:?} and slowest {:?}, all delivered {caught_up:.1?} after the \
+         network came back, connections {}, log lines by problem {logs:?}",
         paced.ids.len(),
         stats.delivered(),
         stats.failed(),
         read.len(),
-        paced.slowest,
+        paced.p999(),
+        paced.slowest(),
         proxy.connections()
     );
     assert_eq!(report.undelivered, 0, "{report}");
@@ -570,11 +601,7 @@ async fn a_black_holed_broker_gets_every_event_once_it_answers_again() {
         (0, 0, 0),
         "every id exactly once"
     );
-    assert!(
-        paced.slowest <= SLOWEST_PUBLISH,
-        "publish() blocked {:?}",
-        paced.slowest
-    );
+    paced.assert_never_blocked();
     app.manager.close(TIMEOUT).await.unwrap();
     drop(broker);
 }
@@ -629,7 +656,7 @@ async fn strict_mode_reports_a_black_holed_broker_and_a_half_open_connection() {
         );
         let flushed = app.manager.flush(Duration::from_secs(1)).await;
         assert!(flushed.is_ok(), "{case}: nothing left queued: {flushed:?}");
-        proxy.set(Fault::None);
+        proxy.set(Fault::Forward);
         let _ = app.manager.close(Duration::from_secs(5)).await;
     }
 }
@@ -664,7 +691,7 @@ async fn a_half_open_broker_connection_is_noticed_and_replaced() {
     let read = read_back(&config).await;
     eprintln!(
         "figures: half-open: 100 events after the cut delivered in {noticed:.1?} over {} new \
-         connection(s); read back {}; log lines by statement {logs:?}",
+         connection(s); read back {}; log lines by problem {logs:?}",
         proxy.connections() - connections,
         read.len()
     );
@@ -699,7 +726,7 @@ async fn registry_errors_and_timeouts_delay_events_without_losing_them() {
         .next()
         .and_then(|p| p.parse().ok())
         .expect("registry port");
-    let proxy = FaultProxy::start(procs::free_port(), registry_port);
+    let proxy = FaultProxy::start(registry_port);
     let registry = format!("http://127.0.0.1:{}", proxy.port);
     let mut config = settings(&env.peers.kafka, &registry, "registry_faults", false);
     config.registry = config
@@ -723,7 +750,7 @@ async fn registry_errors_and_timeouts_delay_events_without_losing_them() {
         published.push(app.queries.publish(numbered(i)).expect("resilient").id());
     }
     tokio::time::sleep(Duration::from_secs(4)).await;
-    proxy.set(Fault::None);
+    proxy.set(Fault::Forward);
     let report = app.manager.flush(TIMEOUT).await.expect("flush");
     assert_eq!(report.undelivered, 0, "{report}");
     let recovered_at_startup = since.elapsed();
@@ -743,7 +770,7 @@ async fn registry_errors_and_timeouts_delay_events_without_losing_them() {
     tokio::time::sleep(Duration::from_secs(4)).await;
     proxy.set(Fault::BlackHole);
     tokio::time::sleep(Duration::from_secs(4)).await;
-    proxy.set(Fault::None);
+    proxy.set(Fault::Forward);
     let report = app.manager.flush(TIMEOUT).await.expect("flush");
     assert_eq!(report.undelivered, 0, "{report}");
     let logs = assert_log_lines_limited(since, "registry faults");
@@ -751,7 +778,7 @@ async fn registry_errors_and_timeouts_delay_events_without_losing_them() {
     eprintln!(
         "figures: registry faults: 100 queries held through 8 s of faults at start-up, delivered \
          {recovered_at_startup:.1?} after start; 20 logins through a second 8 s; delivered {}, \
-         dropped {}; log lines by statement {logs:?}",
+         dropped {}; log lines by problem {logs:?}",
         stats.delivered(),
         stats.dropped()
     );
@@ -792,6 +819,6 @@ async fn registry_errors_and_timeouts_delay_events_without_losing_them() {
         shown_timeout.to_lowercase().contains("time"),
         "the error says the registry did not answer in time: {shown_timeout}"
     );
-    proxy.set(Fault::None);
+    proxy.set(Fault::Forward);
     let _ = manager.close(Duration::from_secs(5)).await;
 }

@@ -43,6 +43,8 @@ pub fn durable_tansu_bin() -> Option<PathBuf> {
 
 /// A Tansu broker storing its log in `tansu.db` under its own scratch directory.
 pub struct DurableBroker {
+    /// Declared first so that it is dropped (killed) before the store is removed.
+    process: Option<ChildGuard>,
     bin: PathBuf,
     store: ScratchDir,
     /// Where the broker listens.
@@ -51,7 +53,6 @@ pub struct DurableBroker {
     advertised_port: u16,
     authentication: bool,
     starts: u32,
-    process: Option<ChildGuard>,
 }
 
 impl DurableBroker {
@@ -64,13 +65,13 @@ impl DurableBroker {
     /// Starts a broker on `port` that tells clients to connect to `advertised_port`.
     pub fn start_advertising(bin: &Path, port: u16, advertised_port: u16) -> Self {
         let mut broker = Self {
+            process: None,
             bin: bin.to_owned(),
             store: ScratchDir::new("app_metrics_durable_tansu"),
             port,
             advertised_port,
             authentication: false,
             starts: 0,
-            process: None,
         };
         broker.restart();
         broker

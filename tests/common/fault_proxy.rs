@@ -12,7 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     /// Forward both ways.
-    None,
+    Forward,
     /// Accept and read everything, forward nothing, close nothing: the network swallows
     /// the bytes. Connections alive when the black hole starts stay dead after it ends
     /// (their lost bytes broke the stream); new connections work again.
@@ -26,7 +26,7 @@ struct State {
     fault: Fault,
     /// Connections opened before this generation are dead (swallowed, never closed).
     severed_before: u64,
-    next_connection: u64,
+    /// Connections accepted so far; the next one's generation.
     connections: u64,
 }
 
@@ -36,7 +36,8 @@ impl State {
     }
 }
 
-/// The proxy: listening on `127.0.0.1:{port}`, forwarding to `127.0.0.1:{upstream}`.
+/// The proxy: listening on `127.0.0.1:{port}` (a free port it picks), forwarding to
+/// `127.0.0.1:{upstream}`.
 pub struct FaultProxy {
     pub port: u16,
     state: Arc<Mutex<State>>,
@@ -44,21 +45,21 @@ pub struct FaultProxy {
 }
 
 impl FaultProxy {
-    /// A proxy on `port` in front of `upstream` (both on 127.0.0.1).
-    pub fn start(port: u16, upstream: u16) -> Self {
+    /// A proxy on a free port of 127.0.0.1 in front of `upstream` (on 127.0.0.1 too).
+    pub fn start(upstream: u16) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("fault-proxy")
             .enable_all()
             .build()
             .expect("proxy runtime");
-        let listener = std::net::TcpListener::bind(("127.0.0.1", port))
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
             .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
-            .unwrap_or_else(|e| panic!("proxy cannot listen on 127.0.0.1:{port}: {e}"));
+            .unwrap_or_else(|e| panic!("the proxy cannot listen on 127.0.0.1: {e}"));
+        let port = listener.local_addr().expect("a bound address").port();
         let state = Arc::new(Mutex::new(State {
-            fault: Fault::None,
+            fault: Fault::Forward,
             severed_before: 0,
-            next_connection: 0,
             connections: 0,
         }));
         let accepting = Arc::clone(&state);
@@ -77,7 +78,7 @@ impl FaultProxy {
     pub fn set(&self, fault: Fault) {
         let mut state = self.state.lock().unwrap();
         if state.fault == Fault::BlackHole && fault != Fault::BlackHole {
-            state.severed_before = state.next_connection;
+            state.severed_before = state.connections;
         }
         state.fault = fault;
     }
@@ -86,7 +87,7 @@ impl FaultProxy {
     /// vanished); new connections work.
     pub fn sever(&self) {
         let mut state = self.state.lock().unwrap();
-        state.severed_before = state.next_connection;
+        state.severed_before = state.connections;
     }
 
     /// How many connections clients have opened through the proxy.
@@ -110,8 +111,7 @@ async fn accept(listener: TcpListener, upstream: u16, state: Arc<Mutex<State>>) 
         let generation = {
             let mut state = state.lock().unwrap();
             state.connections += 1;
-            state.next_connection += 1;
-            state.next_connection - 1
+            state.connections - 1
         };
         tokio::spawn(relay(client, upstream, generation, Arc::clone(&state)));
     }

@@ -16,8 +16,9 @@ use tracing_subscriber::layer::{Context, SubscriberExt as _};
 pub struct Line {
     pub at: Instant,
     pub level: Level,
-    /// The log statement (`file:line`): one statement is one problem.
-    pub callsite: String,
+    /// The problem: the log statement (`file:line`), and the event it is about when it
+    /// names one (each event's sink has a limiter of its own).
+    pub problem: String,
     /// The message and every field, as a log file would show them.
     pub text: String,
 }
@@ -59,12 +60,12 @@ impl LogCapture {
         lines.iter().filter(|l| l.at >= since).cloned().collect()
     }
 
-    /// The WARN and ERROR lines from `since` on, counted by log statement, most first.
-    pub fn warnings_by_callsite(&self, since: Instant) -> Vec<(String, usize)> {
+    /// The WARN and ERROR lines from `since` on, counted by problem, most first.
+    pub fn warnings_by_problem(&self, since: Instant) -> Vec<(String, usize)> {
         let mut counts = std::collections::BTreeMap::<String, usize>::new();
         for line in self.since(since) {
             if line.level <= Level::WARN {
-                *counts.entry(line.callsite).or_default() += 1;
+                *counts.entry(line.problem).or_default() += 1;
             }
         }
         let mut counts: Vec<_> = counts.into_iter().collect();
@@ -81,30 +82,45 @@ impl<S: Subscriber> Layer<S> for Recorder {
         if *metadata.level() > Level::DEBUG {
             return;
         }
-        let mut text = String::new();
-        event.record(&mut Text(&mut text));
+        let mut text = Text::default();
+        event.record(&mut text);
+        let mut problem = format!(
+            "{}:{}",
+            metadata.file().unwrap_or(metadata.target()),
+            metadata.line().unwrap_or_default()
+        );
+        if let Some(event) = text.event {
+            problem = format!("{problem} event={event}");
+        }
         let line = Line {
             at: Instant::now(),
             level: *metadata.level(),
-            callsite: format!(
-                "{}:{}",
-                metadata.file().unwrap_or(metadata.target()),
-                metadata.line().unwrap_or_default()
-            ),
-            text,
+            problem,
+            text: text.text,
         };
         self.0.lines.lock().unwrap().push(line);
     }
 }
 
-struct Text<'a>(&'a mut String);
+/// An event's message and fields as text, and its `event` field.
+#[derive(Default)]
+struct Text {
+    text: String,
+    event: Option<String>,
+}
 
-impl Visit for Text<'_> {
+impl Visit for Text {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            let _ = write!(self.0, "{value:?} ");
-        } else {
-            let _ = write!(self.0, "{}={value:?} ", field.name());
+        match field.name() {
+            "message" => {
+                let _ = write!(self.text, "{value:?} ");
+            }
+            name => {
+                if name == "event" {
+                    self.event = Some(format!("{value:?}"));
+                }
+                let _ = write!(self.text, "{name}={value:?} ");
+            }
         }
     }
 }
