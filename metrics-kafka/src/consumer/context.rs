@@ -18,7 +18,8 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Reb
 use rdkafka::error::KafkaResult;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
-/// Feeds the consumer's rebalance hooks.
+/// Feeds the consumer's rebalance hooks, and keeps the offsets stored for the next commit
+/// (committed on the interval by `mod.rs`, and here before partitions are revoked).
 pub(crate) struct ConsumerHooks {
     sensors: Arc<SensorDelegate>,
     /// The rebalance under way, from its start to the consumer resuming.
