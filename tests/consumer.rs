@@ -53,6 +53,20 @@ impl Stack {
     }
 
     /// Registers the `query` schema of `topic`; its id.
+    /// A member of `group` on `topic` that commits only when told to (or at a rebalance).
+    /// The mock cluster keeps a closed member until its session times out: keep that
+    /// short, so that a later member is not kept waiting.
+    fn group_member(
+        &self,
+        topic: &str,
+        group: &str,
+    ) -> app_metrics::kafka::consumer::EventConsumerBuilder {
+        self.consumer(topic)
+            .group(group)
+            .property("session.timeout.ms", "6000")
+            .commit_interval(Duration::from_secs(3600))
+    }
+
     async fn register_query(&self, topic: &str) -> u32 {
         let schema = app_metrics::schema::record_schema::<QueryEvent>("query", topic).unwrap();
         let subject = format!("{topic}.query");
@@ -256,13 +270,8 @@ async fn a_group_commits_what_was_processed_and_reports_rebalances() {
 
     let (monitor, sensors) = monitored();
     let consumer = stack
-        .consumer(topic)
-        .group("grouped-test")
-        // The mock cluster keeps a closed member until its session times out: keep that
-        // short, so the second member below is not kept waiting.
-        .property("session.timeout.ms", "6000")
+        .group_member(topic, "grouped-test")
         .sensors(sensors)
-        .commit_interval(Duration::from_secs(3600))
         .build()
         .await
         .unwrap();
@@ -329,13 +338,10 @@ async fn a_rebalance_commits_what_was_processed_before_partitions_move() {
     stack.produce_queries(topic, id, 8);
 
     let (monitor, sensors) = monitored();
+    // No commit on the interval: only the rebalance commits.
     let first = stack
-        .consumer(topic)
-        .group("handover-test")
-        .property("session.timeout.ms", "6000")
+        .group_member(topic, "handover-test")
         .sensors(sensors)
-        // No commit on the interval: only the rebalance commits.
-        .commit_interval(Duration::from_secs(3600))
         .build()
         .await
         .unwrap();
@@ -351,10 +357,7 @@ async fn a_rebalance_commits_what_was_processed_before_partitions_move() {
 
     // A second member joins: the first gives up a partition, committing first.
     let second = stack
-        .consumer(topic)
-        .group("handover-test")
-        .property("session.timeout.ms", "6000")
-        .commit_interval(Duration::from_secs(3600))
+        .group_member(topic, "handover-test")
         .build()
         .await
         .unwrap();
