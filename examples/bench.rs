@@ -182,31 +182,92 @@ async fn manager(
     (manager, backend, publisher, monitoring)
 }
 
-/// Events per second through `EventPublisher::publish`, delivery confirmed by flush.
-async fn publish(cluster: &Cluster, events: usize, monitored: bool) -> f64 {
+/// A throughput and what it cost: CPU time of the whole process (every thread: ours,
+/// librdkafka's, the mock broker's) per event. On a shared machine the CPU time is the
+/// steadier of the two.
+#[derive(Clone, Copy)]
+struct Rate {
+    per_sec: f64,
+    cpu_ns: f64,
+}
+
+impl Rate {
+    /// Times `events` through `run`, by the wall clock and by the process's CPU clock.
+    async fn of(events: usize, run: impl std::future::Future<Output = ()>) -> Self {
+        let (wall, cpu) = (Instant::now(), cpu_time::ProcessTime::now());
+        run.await;
+        let (wall, cpu) = (wall.elapsed(), cpu.elapsed());
+        Self {
+            per_sec: events as f64 / wall.as_secs_f64(),
+            cpu_ns: cpu.as_nanos() as f64 / events as f64,
+        }
+    }
+}
+
+/// Events through `EventPublisher::publish`, delivery confirmed by flush.
+async fn publish(cluster: &Cluster, events: usize, monitored: bool) -> Rate {
     let (manager, backend, queries, monitoring) =
         manager(cluster, "publish", events, monitored).await;
     let payloads: Vec<QueryEvent> = (0..events).map(query).collect();
-    let started = Instant::now();
-    for payload in payloads {
-        queries.publish(payload).expect("publish");
-    }
-    let report = manager.flush(TIMEOUT).await.expect("flush");
-    let elapsed = started.elapsed();
-    assert_eq!(report.undelivered, 0);
+    let rate = Rate::of(events, async {
+        for payload in payloads {
+            queries.publish(payload).expect("publish");
+        }
+        let report = manager.flush(TIMEOUT).await.expect("flush");
+        assert_eq!(report.undelivered, 0);
+    })
+    .await;
     assert_eq!(
         backend.stats().delivered() as usize,
         events,
         "every event delivered"
     );
     if let Some(monitoring) = &monitoring {
+        let snapshot = monitoring.monitor().snapshot();
         assert_eq!(
-            monitoring.monitor().snapshot().messages_delivered as usize,
-            events
+            (snapshot.messages_sent, snapshot.messages_delivered),
+            (events as u64, events as u64),
+            "the Monitor counts every event"
         );
     }
     manager.close(TIMEOUT).await.expect("close");
-    events as f64 / elapsed.as_secs_f64()
+    rate
+}
+
+/// Rounds of plain and monitored publishing, interleaved and in alternating order, so
+/// that a neighbour's load or the machine's drift weighs on both alike.
+const MONITOR_PAIRS: usize = 3;
+
+/// The cost of monitoring: the median over [`MONITOR_PAIRS`] interleaved pairs of the
+/// throughput lost (`plain / monitored - 1`) and of the CPU time added per event
+/// (`monitored / plain - 1`); and the plain and monitored rates of the median pair.
+async fn monitor_overhead(cluster: &Cluster, events: usize) -> (f64, f64, Rate, Rate) {
+    let mut pairs = Vec::new();
+    for i in 0..MONITOR_PAIRS {
+        let (plain, monitored) = if i % 2 == 0 {
+            let plain = publish(cluster, events, false).await;
+            (plain, publish(cluster, events, true).await)
+        } else {
+            let monitored = publish(cluster, events, true).await;
+            (publish(cluster, events, false).await, monitored)
+        };
+        pairs.push((plain, monitored));
+    }
+    let throughput = median(
+        pairs
+            .iter()
+            .map(|(p, m)| p.per_sec / m.per_sec - 1.0)
+            .collect(),
+    );
+    let cpu = median(
+        pairs
+            .iter()
+            .map(|(p, m)| m.cpu_ns / p.cpu_ns - 1.0)
+            .collect(),
+    );
+    pairs.sort_by(|a, b| (a.0.per_sec / a.1.per_sec).total_cmp(&(b.0.per_sec / b.1.per_sec)));
+    let (plain, monitored) = pairs[pairs.len() / 2];
+    (throughput, cpu, plain, monitored)
 }
 
 /// A Confluent frame of `payload` as `application` publishes it now, under schema `id`.
@@ -575,8 +636,8 @@ async fn main() {
     if let Some(only) = &args.only {
         let figure = match only.as_str() {
             "raw" => raw(&cluster, n).await,
-            "publish" => publish(&cluster, n, false).await,
-            "monitored" => publish(&cluster, n, true).await,
+            "publish" => publish(&cluster, n, false).await.per_sec,
+            "monitored" => publish(&cluster, n, true).await.per_sec,
             "confirmed" => confirmed(&cluster, n).await,
             "queued" => queued_bytes(&cluster, n).await.0,
             "encode" => encode(n).0,
@@ -596,8 +657,7 @@ async fn main() {
             .or_default()
             .push(theirs);
         let raw = raw(&cluster, n).await;
-        let plain = publish(&cluster, n, false).await;
-        let monitored = publish(&cluster, n, true).await;
+        let (overhead, cpu_overhead, plain, monitored) = monitor_overhead(&cluster, n).await;
         let confirmed = confirmed(&cluster, (n / 10).max(1000)).await;
         let (bytes, frame) = queued_bytes(&cluster, n).await;
         let mandatory = mandatory_ns(n);
@@ -619,7 +679,11 @@ async fn main() {
         for (key, value) in [
             ("mandatory_ns", mandatory),
             ("publish_bound_vs_raw", bound),
-            ("publish_vs_bound", plain / raw / bound),
+            ("publish_vs_bound", plain.per_sec / raw / bound),
+            ("monitor_overhead", overhead),
+            ("monitor_cpu_overhead", cpu_overhead),
+            ("cpu_ns_per_event", plain.cpu_ns),
+            ("monitored_cpu_ns_per_event", monitored.cpu_ns),
             ("decode_ns", ours_typed),
             ("decode_apache_avro_ns", apache_typed),
             ("decode_speedup_vs_apache_avro", apache_typed / ours_typed),
@@ -638,13 +702,12 @@ async fn main() {
         }
         for (key, value) in [
             ("raw_events_per_sec", raw),
-            ("events_per_sec", plain),
-            ("monitored_events_per_sec", monitored),
+            ("events_per_sec", plain.per_sec),
+            ("monitored_events_per_sec", monitored.per_sec),
             ("confirmed_events_per_sec", confirmed),
             ("encode_speedup_vs_apache_avro", theirs / ours),
-            ("publish_throughput_ratio_vs_raw", plain / raw),
-            ("monitor_overhead", plain / monitored - 1.0),
-            ("confirmed_publish_ratio", confirmed / plain),
+            ("publish_throughput_ratio_vs_raw", plain.per_sec / raw),
+            ("confirmed_publish_ratio", confirmed / plain.per_sec),
             ("queued_bytes_per_event", bytes),
             ("framed_event_bytes", frame as f64),
         ] {
@@ -658,6 +721,7 @@ async fn main() {
         "publish_throughput_ratio_vs_raw",
         "publish_bound_vs_raw",
         "monitor_overhead",
+        "monitor_cpu_overhead",
         "confirmed_publish_ratio",
         "events_per_sec",
         "queued_bytes_per_event",
