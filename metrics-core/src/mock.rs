@@ -50,8 +50,9 @@ impl MockSink {
             });
             events.len() as i64 - 1
         };
-        // Recorded is delivered: partition 0, the offset is the event's index.
-        self.sensors.completed(started, 0, offset);
+        // Recorded is delivered, at once: partition 0, the offset is the event's index.
+        self.sensors
+            .completed(started, 0, offset, std::time::Duration::ZERO);
     }
 }
 

@@ -33,7 +33,8 @@ impl EventSink for NoopSink {
         tracing::debug!(event = self.sensors.event(), id = %event.metadata().id(), "metrics disabled: event not sent");
         // Nothing is sent, so nothing can fail: reported as delivered nowhere.
         let started = self.sensors.observe(event);
-        self.sensors.completed(started, -1, -1);
+        self.sensors
+            .completed(started, -1, -1, std::time::Duration::ZERO);
         Ok(())
     }
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use metrics_core::log_limit::LogLimiter;
-use metrics_core::sensor::{Paired, SendState, SinkSensors, Started};
+use metrics_core::sensor::{DirectTicket, SinkSensors, Started};
 use metrics_core::sync::lock;
 use metrics_core::{DroppedEvents, ErrorKind};
 use rdkafka::ClientContext;
@@ -17,7 +17,7 @@ use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::util::IntoOpaque;
-use sharded_slab::Slab;
+use sharded_slab::{Config, Slab};
 use tokio::sync::oneshot;
 
 use crate::config::KafkaConfig;
@@ -99,26 +99,73 @@ impl DeliveryStats {
 /// Where a delivery report is sent: the broker's partition and offset, or why it failed.
 pub(crate) type DeliveryWaiter = oneshot::Sender<Result<(i32, i64), KafkaError>>;
 
-/// What travels with one message to its delivery report: the sensors' states of its
-/// hand-over, and the caller of a confirmed publish.
+/// What travels with one message to its delivery report when more than a byte is needed:
+/// the states of sensors that time the hand-over themselves, and the caller of a
+/// confirmed publish.
 pub(crate) struct InFlight {
-    pub(crate) started: Option<(Arc<SinkSensors>, Paired<SendState>)>,
+    pub(crate) started: Option<(Arc<SinkSensors>, Started)>,
     pub(crate) waiter: Option<DeliveryWaiter>,
 }
 
-/// The delivery opaque of a message: its entry in the producer's table of messages in
-/// flight, or none for a fire-and-forget event without sensors (the common case) and
-/// for the application's own messages on a shared producer (`Opaque::default()`).
+/// The layout of the producer's tables: the top bits of their keys are left free, for the
+/// [`Opaque`] to say which table a key is for and to carry a [`DirectTicket`].
+struct OpaqueLayout;
+
+impl Config for OpaqueLayout {
+    const RESERVED_BITS: usize = 10;
+}
+
+/// The delivery opaque of a message, one machine word, in one of three forms:
+/// - zero: nothing waits for the report (no sensor, fire and forget), as for the
+///   application's own messages on a shared producer (`Opaque::default()`);
+/// - its sink's key in the producer's table of sinks and the [`DirectTicket`] of the
+///   direct sensors that saw it (the Monitor): nothing else is stored per message;
+/// - its entry in the table of messages in flight (their sensors' states, the caller of a
+///   confirmed publish).
 ///
-/// The table is a concurrent slab: the publishing thread inserts, the delivery thread
+/// The tables are concurrent slabs: the publishing thread inserts, the delivery thread
 /// takes, and slots are reused, so a message in flight costs no allocation and no lock.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Opaque(usize);
 
+/// Where a message's delivery report goes, as its [`Opaque`] says.
+#[derive(Debug, PartialEq, Eq)]
+enum Route {
+    Nowhere,
+    Sink { key: usize, ticket: DirectTicket },
+    InFlight { key: usize },
+}
+
 impl Opaque {
-    /// The slab key of this message's entry, if it has one.
-    fn key(self) -> Option<usize> {
-        self.0.checked_sub(1)
+    const KIND_SHIFT: u32 = usize::BITS - 2;
+    const TICKET_SHIFT: u32 = usize::BITS - 10;
+    const KEY_MASK: usize = (1 << Self::TICKET_SHIFT) - 1;
+    const SINK: usize = 1;
+    const IN_FLIGHT: usize = 2;
+
+    fn sink(key: usize, ticket: DirectTicket) -> Self {
+        Self(
+            Self::SINK << Self::KIND_SHIFT
+                | usize::from(ticket.to_bits()) << Self::TICKET_SHIFT
+                | key & Self::KEY_MASK,
+        )
+    }
+
+    fn in_flight(key: usize) -> Self {
+        Self(Self::IN_FLIGHT << Self::KIND_SHIFT | key & Self::KEY_MASK)
+    }
+
+    fn route(self) -> Route {
+        let key = self.0 & Self::KEY_MASK;
+        match self.0 >> Self::KIND_SHIFT {
+            Self::SINK => Route::Sink {
+                key,
+                // Eight bits, by the layout.
+                ticket: DirectTicket::from_bits((self.0 >> Self::TICKET_SHIFT) as u8),
+            },
+            Self::IN_FLIGHT => Route::InFlight { key },
+            _ => Route::Nowhere,
+        }
     }
 }
 
@@ -137,7 +184,10 @@ impl IntoOpaque for Opaque {
 /// waiters, librdkafka logs through `tracing`.
 pub struct MetricsProducerContext {
     stats: Arc<DeliveryStats>,
-    in_flight: Slab<InFlight>,
+    /// The sensors of each sink publishing through this producer, for reports that carry
+    /// only the sink's key.
+    sinks: Slab<Arc<SinkSensors>, OpaqueLayout>,
+    in_flight: Slab<InFlight, OpaqueLayout>,
     failures: LogLimiter,
     client_logs: LogLimiter,
     /// librdkafka's last client-level error (TLS handshake, authentication, transport),
@@ -152,7 +202,8 @@ impl MetricsProducerContext {
     fn new(backoff: Duration) -> Self {
         Self {
             stats: Arc::default(),
-            in_flight: Slab::new(),
+            sinks: Slab::new_with_config(),
+            in_flight: Slab::new_with_config(),
             failures: LogLimiter::new(backoff),
             client_logs: LogLimiter::new(backoff),
             last_error: Mutex::default(),
@@ -162,30 +213,47 @@ impl MetricsProducerContext {
 }
 
 impl MetricsProducerContext {
-    /// The opaque of a message whose delivery report `sensors` (with the state of its
-    /// hand-over) or `waiter` wait for: none if nothing waits.
+    /// Adds a sink's sensors to the table reports can name them by; the key, `None` if
+    /// the table is full (its messages then carry their sensors in [`InFlight`]).
+    pub(crate) fn register_sink(&self, sensors: Arc<SinkSensors>) -> Option<usize> {
+        self.sinks.insert(sensors)
+    }
+
+    /// Removes a sink's sensors: reports of its messages still in flight are not given
+    /// to its direct sensors.
+    pub(crate) fn unregister_sink(&self, key: usize) {
+        self.sinks.remove(key);
+    }
+
+    /// The opaque of a message of the sink `sink` (its key and sensors) whose delivery
+    /// report `started` (the sensors' view of its hand-over) or `waiter` waits for: zero if
+    /// nothing waits, the sink's key and a ticket if only direct sensors do.
     ///
     /// # Errors
     ///
     /// Gives both back if the table is full (over 10⁹ messages in flight).
     pub(crate) fn track(
         &self,
-        sensors: &Arc<SinkSensors>,
+        sink: (Option<usize>, &Arc<SinkSensors>),
         started: Started,
         waiter: Option<DeliveryWaiter>,
     ) -> Result<Opaque, Box<InFlight>> {
-        if started.is_none() && waiter.is_none() {
-            return Ok(Opaque(0));
+        if waiter.is_none() && !started.needs_state() {
+            match (started.direct_ticket(), sink.0) {
+                (None, _) => return Ok(Opaque::default()),
+                (Some(ticket), Some(key)) => return Ok(Opaque::sink(key, ticket)),
+                (Some(_), None) => {}
+            }
         }
         let in_flight = InFlight {
-            started: started.map(|paired| (Arc::clone(sensors), paired)),
+            started: (!started.is_empty()).then(|| (Arc::clone(sink.1), started)),
             waiter,
         };
         match self.in_flight.vacant_entry() {
             Some(entry) => {
                 let key = entry.key();
                 entry.insert(in_flight);
-                Ok(Opaque(key + 1))
+                Ok(Opaque::in_flight(key))
             }
             None => Err(Box::new(in_flight)),
         }
@@ -193,7 +261,10 @@ impl MetricsProducerContext {
 
     /// What waits for the report of the message of `opaque`, taken out of the table.
     pub(crate) fn untrack(&self, opaque: Opaque) -> Option<InFlight> {
-        self.in_flight.take(opaque.key()?)
+        match opaque.route() {
+            Route::InFlight { key } => self.in_flight.take(key),
+            Route::Sink { .. } | Route::Nowhere => None,
+        }
     }
 }
 
@@ -202,7 +273,7 @@ impl InFlight {
     /// publish's caller gets the error returned).
     pub(crate) fn refused(self, error: &metrics_core::EventError) {
         if let Some((sensors, started)) = self.started {
-            sensors.failed_with(Some(started), error);
+            sensors.failed_with(started, error);
         }
     }
 }
@@ -275,20 +346,49 @@ impl ProducerContext for MetricsProducerContext {
                 Err(error)
             }
         };
-        let Some(in_flight) = self.untrack(opaque) else {
+        let route = opaque.route();
+        if route == Route::Nowhere {
             return;
+        }
+        let message = match result {
+            Ok(message) | Err((_, message)) => message,
         };
-        if let Some((sensors, started)) = in_flight.started {
-            match outcome {
-                Ok((partition, offset)) => sensors.completed(Some(started), partition, offset),
-                Err(error) => sensors.failed(Some(started), ErrorKind::Delivery, error),
+        let latency = enqueued_for(message);
+        let report = |sensors: &SinkSensors, started: Started| match &outcome {
+            Ok((partition, offset)) => sensors.completed(started, *partition, *offset, latency),
+            Err(error) => sensors.failed(started, ErrorKind::Delivery, *error),
+        };
+        match route {
+            Route::Nowhere => {}
+            Route::Sink { key, ticket } => {
+                if let Some(sensors) = self.sinks.get(key) {
+                    report(&sensors, Started::direct(ticket));
+                }
+            }
+            Route::InFlight { key } => {
+                let Some(in_flight) = self.in_flight.take(key) else {
+                    return;
+                };
+                if let Some((sensors, started)) = in_flight.started {
+                    report(&sensors, started);
+                }
+                if let Some(waiter) = in_flight.waiter {
+                    // The caller may have stopped waiting; nothing to do then.
+                    let _ = waiter.send(outcome.map_err(Clone::clone));
+                }
             }
         }
-        if let Some(waiter) = in_flight.waiter {
-            // The caller may have stopped waiting; nothing to do then.
-            let _ = waiter.send(outcome.map_err(Clone::clone));
-        }
     }
+}
+
+/// How long ago librdkafka queued `message`: it stamps every message when it is produced,
+/// so the send latency needs no clock reading of ours at the hand-over.
+fn enqueued_for(message: &rdkafka::message::BorrowedMessage<'_>) -> Duration {
+    // SAFETY: the pointer is the borrowed message's, valid while `message` is; the call
+    // only reads the message's enqueue stamp and the clock.
+    let micros = unsafe { rdkafka::bindings::rd_kafka_message_latency(message.ptr()) };
+    // -1 if the message was never stamped (not one librdkafka queued).
+    Duration::from_micros(u64::try_from(micros).unwrap_or(0))
 }
 
 /// The rdkafka producer type used for events.
@@ -375,5 +475,30 @@ impl KafkaProducer {
     /// Events queued but not yet acknowledged or failed.
     pub fn in_flight(&self) -> u64 {
         u64::try_from(self.inner.in_flight_count()).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_opaque_says_where_its_report_goes() {
+        assert_eq!(Opaque::default().route(), Route::Nowhere);
+        let ticket = DirectTicket::from_bits(0xff);
+        for key in [0, 1, Opaque::KEY_MASK] {
+            assert_eq!(
+                Opaque::sink(key, ticket).route(),
+                Route::Sink { key, ticket }
+            );
+            assert_eq!(Opaque::in_flight(key).route(), Route::InFlight { key });
+        }
+        // The tables' keys leave the opaque's bits free.
+        let context = MetricsProducerContext::new(Duration::from_secs(1));
+        let key = context.in_flight.insert(InFlight {
+            started: None,
+            waiter: None,
+        });
+        assert!(key.is_some_and(|key| key <= Opaque::KEY_MASK));
     }
 }

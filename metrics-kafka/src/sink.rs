@@ -56,14 +56,19 @@ pub(crate) struct SinkParts {
     pub(crate) retry_log: LogLimiter,
 }
 
-/// An event encoded while the sink was pending, and its hand-over as the sensors saw it.
+/// An event encoded while the sink was pending, its time, and its hand-over as the
+/// sensors saw it.
 struct Held {
     body: Vec<u8>,
+    timestamp_ms: i64,
     started: Started,
 }
 
 pub(crate) struct KafkaSink {
     parts: SinkParts,
+    /// This sink's key in its producer's table of sinks (`None` if the table was full or
+    /// the producer closed): reports that need no more carry only it.
+    key: Option<usize>,
     settled: SetOnce<Settled>,
     /// Events published while pending, in order; empty once settled.
     held: Mutex<VecDeque<Held>>,
@@ -83,8 +88,13 @@ impl fmt::Debug for KafkaSink {
 
 impl KafkaSink {
     pub(crate) fn new(parts: SinkParts) -> Arc<Self> {
+        let key = parts
+            .producer
+            .upgrade()
+            .and_then(|producer| producer.context().register_sink(Arc::clone(&parts.sensors)));
         Arc::new_cyclic(|me| Self {
             parts,
+            key,
             settled: SetOnce::new(),
             held: Mutex::default(),
             me: me.clone(),
@@ -130,9 +140,16 @@ impl KafkaSink {
             return 0;
         }
         let mut sent = 0;
-        for Held { body, started } in held.drain(..) {
+        for Held {
+            body,
+            timestamp_ms,
+            started,
+        } in held.drain(..)
+        {
             let queued = match &settled {
-                Settled::Ready(id) => self.enqueue(*id, Body::Encoded(&body, started), None),
+                Settled::Ready(id) => {
+                    self.enqueue(*id, Body::Encoded(&body, timestamp_ms, started), None)
+                }
                 other => Err(self.refused(other, started)),
             };
             if queued.is_ok() {
@@ -174,34 +191,43 @@ impl KafkaSink {
     ) -> Result<(), EventError> {
         let Some(producer) = self.parts.producer.upgrade() else {
             let started = match body {
-                Body::Encoded(_, started) => started,
-                Body::Event(_) => None,
+                Body::Encoded(_, _, started) => started,
+                Body::Event(_) => Started::default(),
             };
             return Err(self.refused(&Settled::Closed, started));
         };
         FRAME.with_borrow_mut(|frame| {
             frame.clear();
             frame.extend_from_slice(&framing::header(schema_id));
-            let started = match body {
-                Body::Event(event) => self
-                    .parts
-                    .sensors
-                    .encode_and_start(event, frame, HEADER_LEN),
-                Body::Encoded(bytes, started) => {
+            let (started, timestamp_ms) = match body {
+                Body::Event(event) => (
+                    self.parts
+                        .sensors
+                        .encode_and_start(event, frame, HEADER_LEN),
+                    event.metadata().timestamp_ms(),
+                ),
+                Body::Encoded(bytes, timestamp_ms, started) => {
                     frame.extend_from_slice(bytes);
-                    started
+                    (started, timestamp_ms)
                 }
             };
             let context = producer.context();
-            let opaque = match context.track(&self.parts.sensors, started, waiter) {
+            let sink = (self.key, &self.parts.sensors);
+            let opaque = match context.track(sink, started, waiter) {
                 Ok(opaque) => opaque,
                 Err(in_flight) => {
                     let full = KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull);
                     return Err(self.not_queued(full, Some(*in_flight)));
                 }
             };
-            let record = BaseRecord::<(), [u8], Opaque>::with_opaque_to(&self.parts.topic, opaque)
-                .payload(frame.as_slice());
+            let mut record =
+                BaseRecord::<(), [u8], Opaque>::with_opaque_to(&self.parts.topic, opaque)
+                    .payload(frame.as_slice());
+            // The message's time is the event's: librdkafka need not read the wall clock
+            // again (it does for 0, which Kafka cannot tell from "no time").
+            if timestamp_ms > 0 {
+                record = record.timestamp(timestamp_ms);
+            }
             match producer.send(record) {
                 Ok(()) => {
                     self.parts.stats.count_enqueued();
@@ -256,22 +282,35 @@ impl KafkaSink {
             self.parts.sensors.failed_with(started, &error);
             return Err(error);
         }
-        held.push_back(Held { body, started });
+        held.push_back(Held {
+            body,
+            timestamp_ms: event.metadata().timestamp_ms(),
+            started,
+        });
         Ok(None)
     }
 
     fn send_settled(&self, settled: &Settled, event: &dyn OutgoingEvent) -> Result<(), EventError> {
         match settled {
             Settled::Ready(id) => self.enqueue(*id, Body::Event(event), None),
-            other => Err(self.refused(other, None)),
+            other => Err(self.refused(other, Started::default())),
         }
     }
 }
 
-/// What to frame: an event to encode now, or a body encoded earlier with its hand-over.
+/// What to frame: an event to encode now, or a body encoded earlier with its time (in
+/// milliseconds since the epoch) and its hand-over.
 enum Body<'a> {
     Event(&'a dyn OutgoingEvent),
-    Encoded(&'a [u8], Started),
+    Encoded(&'a [u8], i64, Started),
+}
+
+impl Drop for KafkaSink {
+    fn drop(&mut self) {
+        if let (Some(key), Some(producer)) = (self.key, self.parts.producer.upgrade()) {
+            producer.context().unregister_sink(key);
+        }
+    }
 }
 
 impl EventSink for KafkaSink {
@@ -294,6 +333,7 @@ impl EventSink for KafkaSink {
             return Box::pin(async move { Err(EventError::Closed { name }) });
         };
         // Encode now: the future must not borrow the event.
+        let timestamp_ms = event.metadata().timestamp_ms();
         let mut body = Vec::with_capacity(128);
         let started = self
             .parts
@@ -322,7 +362,11 @@ impl EventSink for KafkaSink {
                 other => return Err(this.refused(other, started)),
             };
             let (sender, receiver) = oneshot::channel();
-            this.enqueue(id, Body::Encoded(&body, started), Some(sender))?;
+            this.enqueue(
+                id,
+                Body::Encoded(&body, timestamp_ms, started),
+                Some(sender),
+            )?;
             match receiver.await {
                 Ok(Ok(_)) => Ok(()),
                 Ok(Err(source)) => Err(Error::Delivery {

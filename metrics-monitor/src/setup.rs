@@ -275,7 +275,8 @@ impl<'a> MonitoringSetup<'a> {
                 Arc::new(SystemClock),
             ))
         });
-        let mut attached = vec![delegate.add(monitor.clone())];
+        // The Monitor counts sends directly: no clock reading, no state per event.
+        let mut attached = vec![delegate.add_direct(monitor.clone())];
         if let Some(level) = config.log_level() {
             let logging = LoggingSensor::new(level, config.log_detail())
                 .with_target(config.log_target())

@@ -176,10 +176,18 @@ pub async fn read_back_and_check(
             other => panic!("id is {other:?}"),
         };
         assert!(seen.insert(id.clone()), "event {id} read twice");
-        match sent
+        let sent = sent
             .get(&id)
-            .unwrap_or_else(|| panic!("unknown event {id}"))
-        {
+            .unwrap_or_else(|| panic!("unknown event {id}"));
+        let meta = match sent {
+            Sent::Query(meta, _) | Sent::Login(meta, _) => meta,
+        };
+        assert_eq!(
+            message.timestamp,
+            Some(meta.timestamp_ms()),
+            "the message's time is the event's"
+        );
+        match sent {
             Sent::Query(meta, event) => {
                 assert_eq!(schema_id, query_id);
                 check_metadata(&record, meta, manager.application());

@@ -10,6 +10,13 @@ use crate::sync::lock;
 pub trait Clock: Send + Sync + 'static {
     /// The current time.
     fn now(&self) -> Instant;
+
+    /// The current time to within a few milliseconds, for stamps read often and only
+    /// compared in seconds (the last delivery): cheaper than [`now`](Self::now) where
+    /// the system keeps a coarse clock. The same as `now` by default.
+    fn recent(&self) -> Instant {
+        self.now()
+    }
 }
 
 /// The system's monotonic clock.
@@ -20,6 +27,34 @@ impl Clock for SystemClock {
     fn now(&self) -> Instant {
         Instant::now()
     }
+
+    /// Linux's coarse monotonic clock (the time of the last scheduler tick, read without
+    /// the hardware counter), placed on `Instant`'s scale: within one tick (at most 10 ms)
+    /// of `now`, either side.
+    #[cfg(target_os = "linux")]
+    fn recent(&self) -> Instant {
+        /// An `Instant` and the coarse clock read together, to place later coarse readings.
+        static BASE: std::sync::LazyLock<(Instant, Duration)> =
+            std::sync::LazyLock::new(|| (Instant::now(), coarse_monotonic()));
+        let (instant, coarse) = *BASE;
+        instant + coarse_monotonic().saturating_sub(coarse)
+    }
+}
+
+/// `CLOCK_MONOTONIC_COARSE`: the same clock as `Instant`'s, as of the last tick.
+#[cfg(target_os = "linux")]
+fn coarse_monotonic() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid, writable timespec; the call only writes it (through the
+    // vDSO: no system call), and cannot fail for this clock id on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut now) };
+    Duration::new(
+        u64::try_from(now.tv_sec).unwrap_or(0),
+        u32::try_from(now.tv_nsec).unwrap_or(0),
+    )
 }
 
 /// A clock that only moves when told to.

@@ -1,16 +1,18 @@
 //! Fans every hook out to the attached sensors, in order, with each sensor's failures
-//! (errors and panics) isolated, counted and logged once.
+//! (errors and panics) isolated, counted and logged once; and the direct path of the
+//! publishing hooks for sensors that keep no per-event state (the built-in Monitor).
 
+use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use smallvec::SmallVec;
 
 use super::hooks::*;
-use super::{Sensor, SensorResult};
+use super::{DirectSendSensor, Sensor, SensorResult};
 use crate::sync::lock;
 
 /// Identifies an attached sensor, to remove it again.
@@ -21,6 +23,9 @@ pub struct SensorId(u64);
 struct Entry {
     id: SensorId,
     sensor: Arc<dyn Sensor>,
+    /// Its direct publishing hooks, if it was attached with [`SensorDelegate::add_direct`]:
+    /// then its `Sensor` send hooks are not called.
+    direct: Option<Arc<dyn DirectSendSensor>>,
     failures: AtomicU64,
     reported: AtomicBool,
 }
@@ -205,6 +210,36 @@ impl Paired<WebRequestState> {
     }
 }
 
+/// The sensors attached with [`SensorDelegate::add_direct`] at one moment, numbered:
+/// a send records the number, and its delivery goes to that set, even if sensors were
+/// attached or detached meanwhile.
+struct DirectSet {
+    generation: u8,
+    sensors: Vec<Arc<dyn DirectSendSensor>>,
+}
+
+/// How many replaced direct sets are kept for sends still in flight: a delivery whose set
+/// was replaced more often than this while it was in flight is not reported to it.
+const RETIRED_DIRECT_SETS: usize = 16;
+
+/// The direct sensors that saw a send start, by the number of their set; give it back
+/// with the send's outcome. It fits in a byte, so a transport can carry it with the
+/// message (the Kafka backend packs it into the delivery opaque).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirectTicket(u8);
+
+impl DirectTicket {
+    /// The ticket as a byte, to carry with a message.
+    pub fn to_bits(self) -> u8 {
+        self.0
+    }
+
+    /// The ticket carried as [`to_bits`](Self::to_bits).
+    pub fn from_bits(bits: u8) -> Self {
+        Self(bits)
+    }
+}
+
 /// An ordered fan-out of sensors (Faust's `SensorDelegate`).
 ///
 /// Hooks run on each sensor in the order they were added. A sensor that returns an error
@@ -212,6 +247,12 @@ impl Paired<WebRequestState> {
 /// the first time, and neither the application nor the other sensors notice. Sensors can
 /// be added and removed while events flow; an operation's end hook goes to the sensors
 /// that saw it start. With no sensor attached, every hook returns at once.
+///
+/// A sensor that counts sends without per-event state (the built-in
+/// [`Monitor`](https://docs.rs/metrics-monitor)) can be attached with
+/// [`add_direct`](Self::add_direct): its publishing hooks are then called directly, with
+/// no clock reading and no state travelling with the message (see
+/// [`DirectSendSensor`]), and its other hooks as usual.
 ///
 /// Built once by the application (Faust's `app.sensors`), then given to the event manager,
 /// to any number of consumers and to `setup_monitoring`:
@@ -244,8 +285,16 @@ impl Paired<WebRequestState> {
 /// assert_eq!(sent.0.load(Ordering::Relaxed), 1);
 /// ```
 pub struct SensorDelegate {
+    /// Every sensor, for every hook but the send hooks of direct sensors.
     sensors: ArcSwap<Sensors>,
     len: AtomicUsize,
+    /// The sensors whose `Sensor` send hooks run: those not attached as direct.
+    send_sensors: ArcSwap<Sensors>,
+    send_len: AtomicUsize,
+    direct: ArcSwap<DirectSet>,
+    direct_len: AtomicUsize,
+    /// Direct sets replaced while sends may be in flight, newest last.
+    retired: Mutex<VecDeque<Arc<DirectSet>>>,
     next_id: AtomicU64,
     edit: Mutex<()>,
 }
@@ -276,6 +325,14 @@ impl SensorDelegate {
         Self {
             sensors: ArcSwap::from_pointee(Vec::new()),
             len: AtomicUsize::new(0),
+            send_sensors: ArcSwap::from_pointee(Vec::new()),
+            send_len: AtomicUsize::new(0),
+            direct: ArcSwap::from_pointee(DirectSet {
+                generation: 0,
+                sensors: Vec::new(),
+            }),
+            direct_len: AtomicUsize::new(0),
+            retired: Mutex::default(),
             next_id: AtomicU64::new(1),
             edit: Mutex::new(()),
         }
@@ -283,17 +340,62 @@ impl SensorDelegate {
 
     /// Attaches `sensor` after the others.
     pub fn add(&self, sensor: Arc<dyn Sensor>) -> SensorId {
+        self.attach(sensor, None)
+    }
+
+    /// Attaches `sensor` after the others, its publishing hooks called directly
+    /// ([`DirectSendSensor`]) instead of its `Sensor` send hooks (`on_encode`,
+    /// `on_send_initiated`, `on_send_completed`, `on_send_error`): no clock reading and
+    /// no per-event state, and no isolation of those hooks either. Its other hooks run
+    /// as for [`add`](Self::add).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::time::Duration;
+    /// use metrics_core::sensor::{DirectSendSensor, Encoded, EventKey, SendFailure, Sensor, SensorDelegate};
+    ///
+    /// #[derive(Default)]
+    /// struct Delivered(AtomicU64);
+    ///
+    /// impl Sensor for Delivered {}
+    /// impl DirectSendSensor for Delivered {
+    ///     fn on_sent(&self, _: &Encoded<'_>, _: usize) {}
+    ///     fn on_delivered(&self, _: Duration) {
+    ///         self.0.fetch_add(1, Ordering::Relaxed);
+    ///     }
+    ///     fn on_send_failed(&self, _: &SendFailure<'_>) {}
+    /// }
+    ///
+    /// let sensors = SensorDelegate::new();
+    /// let delivered = Arc::new(Delivered::default());
+    /// sensors.add_direct(delivered.clone());
+    /// let key = EventKey::new();
+    /// let encoded = Encoded { key, topic: "t", event: "query", bytes: 80, elapsed: None };
+    /// let ticket = sensors.direct_sent(&encoded, 85).expect("a direct sensor is attached");
+    /// sensors.direct_delivered(ticket, Duration::from_millis(2));
+    /// assert_eq!(delivered.0.load(Ordering::Relaxed), 1);
+    /// ```
+    pub fn add_direct<S: Sensor + DirectSendSensor>(&self, sensor: Arc<S>) -> SensorId {
+        self.attach(sensor.clone(), Some(sensor))
+    }
+
+    fn attach(
+        &self,
+        sensor: Arc<dyn Sensor>,
+        direct: Option<Arc<dyn DirectSendSensor>>,
+    ) -> SensorId {
         let _edit = lock(&self.edit);
         let id = SensorId(self.next_id.fetch_add(1, Ordering::Relaxed));
         let mut sensors = Vec::clone(&self.sensors.load());
         sensors.push(Arc::new(Entry {
             id,
             sensor,
+            direct,
             failures: AtomicU64::new(0),
             reported: AtomicBool::new(false),
         }));
-        self.len.store(sensors.len(), Ordering::Release);
-        self.sensors.store(Arc::new(sensors));
+        self.publish(sensors);
         id
     }
 
@@ -304,9 +406,42 @@ impl SensorDelegate {
         let mut sensors = Vec::clone(&self.sensors.load());
         let index = sensors.iter().position(|e| e.id == id)?;
         let removed = sensors.remove(index);
+        self.publish(sensors);
+        Some(Arc::clone(&removed.sensor))
+    }
+
+    /// Makes `sensors` the attached ones (under the edit lock): the send list and, if it
+    /// changed, the direct set follow.
+    fn publish(&self, sensors: Sensors) {
+        let send: Sensors = sensors
+            .iter()
+            .filter(|e| e.direct.is_none())
+            .cloned()
+            .collect();
+        let direct: Vec<Arc<dyn DirectSendSensor>> =
+            sensors.iter().filter_map(|e| e.direct.clone()).collect();
+        let current = self.direct.load_full();
+        let changed = direct.len() != current.sensors.len()
+            || direct
+                .iter()
+                .zip(&current.sensors)
+                .any(|(a, b)| !Arc::ptr_eq(a, b));
+        if changed {
+            let mut retired = lock(&self.retired);
+            if retired.len() == RETIRED_DIRECT_SETS {
+                retired.pop_front();
+            }
+            retired.push_back(Arc::clone(&current));
+            self.direct_len.store(direct.len(), Ordering::Release);
+            self.direct.store(Arc::new(DirectSet {
+                generation: current.generation.wrapping_add(1),
+                sensors: direct,
+            }));
+        }
+        self.send_len.store(send.len(), Ordering::Release);
+        self.send_sensors.store(Arc::new(send));
         self.len.store(sensors.len(), Ordering::Release);
         self.sensors.store(Arc::new(sensors));
-        Some(Arc::clone(&removed.sensor))
     }
 
     /// Whether no sensor is attached (then every hook returns at once).
@@ -317,6 +452,56 @@ impl SensorDelegate {
     /// How many sensors are attached.
     pub fn len(&self) -> usize {
         self.len.load(Ordering::Acquire)
+    }
+
+    /// Whether a sensor's `Sensor` send hooks run (one attached with [`add`](Self::add)):
+    /// then a send needs a clock reading and state that travels with the message.
+    pub fn has_send_sensors(&self) -> bool {
+        self.send_len.load(Ordering::Acquire) != 0
+    }
+
+    /// Whether a sensor was attached with [`add_direct`](Self::add_direct).
+    pub fn has_direct_sensors(&self) -> bool {
+        self.direct_len.load(Ordering::Acquire) != 0
+    }
+
+    /// Reports an encoded event, handed over as a value of `value_size` bytes, to the
+    /// direct sensors; the ticket to give back with its outcome, `None` if there are none.
+    pub fn direct_sent(&self, encoded: &Encoded<'_>, value_size: usize) -> Option<DirectTicket> {
+        if !self.has_direct_sensors() {
+            return None;
+        }
+        let set = self.direct.load();
+        for sensor in &set.sensors {
+            sensor.on_sent(encoded, value_size);
+        }
+        Some(DirectTicket(set.generation))
+    }
+
+    /// Reports the delivery of a send with `ticket`, `latency` after its hand-over, to
+    /// the direct sensors that saw it start.
+    pub fn direct_delivered(&self, ticket: DirectTicket, latency: Duration) {
+        self.with_direct_set(ticket, |sensor| sensor.on_delivered(latency));
+    }
+
+    /// Reports the failure of a send with `ticket` to the direct sensors that saw it start.
+    pub fn direct_failed(&self, ticket: DirectTicket, failure: &SendFailure<'_>) {
+        self.with_direct_set(ticket, |sensor| sensor.on_send_failed(failure));
+    }
+
+    /// Runs `call` on each sensor of the direct set of `ticket`: the current one, or one
+    /// replaced while the send was in flight (a lock, only then).
+    fn with_direct_set(&self, ticket: DirectTicket, call: impl Fn(&dyn DirectSendSensor)) {
+        let current = self.direct.load();
+        if current.generation == ticket.0 {
+            current.sensors.iter().for_each(|s| call(&**s));
+            return;
+        }
+        drop(current);
+        let retired = lock(&self.retired);
+        if let Some(set) = retired.iter().rev().find(|set| set.generation == ticket.0) {
+            set.sensors.iter().for_each(|s| call(&**s));
+        }
     }
 
     /// Each attached sensor's name and how many of its hook calls failed.
@@ -374,11 +559,18 @@ impl SensorDelegate {
         }
     }
 
-    /// An event was handed to the producer; `None` when no sensor is attached.
+    /// An event was handed to the producer; `None` when no sensor's send hooks run
+    /// (direct sensors are told through [`direct_sent`](Self::direct_sent)).
     pub fn on_send_initiated(&self, send: &SendInfo<'_>) -> Option<Paired<SendState>> {
-        self.start(SendState::at(send.at), "on_send_initiated", |s| {
-            s.on_send_initiated(send)
-        })
+        if !self.has_send_sensors() {
+            return None;
+        }
+        Some(Paired::start(
+            self.send_sensors.load_full(),
+            SendState::at(send.at),
+            "on_send_initiated",
+            |s| s.on_send_initiated(send),
+        ))
     }
 
     /// The producer's buffer for `topic` is full.
@@ -386,9 +578,15 @@ impl SensorDelegate {
         self.each("on_topic_buffer_full", |s| s.on_topic_buffer_full(topic));
     }
 
-    /// An event was encoded.
+    /// An event was encoded (direct sensors are told through
+    /// [`direct_sent`](Self::direct_sent)).
     pub fn on_encode(&self, encoded: &Encoded<'_>) {
-        self.each("on_encode", |s| s.on_encode(encoded));
+        if !self.has_send_sensors() {
+            return;
+        }
+        for entry in self.send_sensors.load().iter() {
+            entry.run("on_encode", |s| s.on_encode(encoded));
+        }
     }
 
     /// An event was encoded, then handed to the producer: [`on_encode`](Self::on_encode)
@@ -398,10 +596,10 @@ impl SensorDelegate {
         encoded: &Encoded<'_>,
         send: &SendInfo<'_>,
     ) -> Option<Paired<SendState>> {
-        if self.is_empty() {
+        if !self.has_send_sensors() {
             return None;
         }
-        let sensors = self.sensors.load_full();
+        let sensors = self.send_sensors.load_full();
         for entry in sensors.iter() {
             entry.run("on_encode", |s| s.on_encode(encoded));
         }

@@ -12,7 +12,7 @@ use std::error::Error;
 use std::fmt;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use delegate::{Paired, SensorDelegate, SensorId};
+pub use delegate::{DirectTicket, Paired, SensorDelegate, SensorId};
 pub use hooks::{
     AssignmentFailure, AssignmentState, CommitDone, CommitState, CustomKind, CustomMetric,
     DecodeErrorKind, DecodeFailure, DecodeState, Decoded, Delivered, Encoded, EventKey, MessageIn,
@@ -21,6 +21,28 @@ pub use hooks::{
     WebRequestState, WebResponse,
 };
 pub use sink::{ENCODE_TIMING_SAMPLE, SinkSensors, Started};
+
+/// The publishing hooks of a sensor that keeps no state per event and cannot fail, such
+/// as the built-in `Monitor`'s counters: attached with
+/// [`SensorDelegate::add_direct`], they are called directly where an event is handed over
+/// and where its outcome is known. Nothing travels with the message but a one-byte
+/// [`DirectTicket`], no clock is read on the publishing thread (the send latency comes
+/// from the transport: librdkafka stamps every message when it is queued), and the
+/// hooks run without the delegate's isolation: a panic here reaches the caller. A
+/// sensor that needs the hand-over's time or its own state per event implements
+/// [`Sensor`]'s send hooks instead.
+pub trait DirectSendSensor: Send + Sync + 'static {
+    /// An event was encoded (`encoded.elapsed` for one encode in
+    /// [`ENCODE_TIMING_SAMPLE`]) and handed over as a value of `value_size` bytes.
+    fn on_sent(&self, encoded: &Encoded<'_>, value_size: usize);
+
+    /// An event sent while this sensor was attached was acknowledged, `latency` after
+    /// it was handed over.
+    fn on_delivered(&self, latency: std::time::Duration);
+
+    /// An event sent while this sensor was attached was not delivered.
+    fn on_send_failed(&self, failure: &SendFailure<'_>);
+}
 
 /// What a hook returns: its state (start hooks) or nothing, or the sensor's failure.
 pub type SensorResult<T = ()> = Result<T, SensorError>;

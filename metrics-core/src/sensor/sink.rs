@@ -1,15 +1,16 @@
 //! The producer hooks as a backend's sink calls them: encode (timed), hand-over,
 //! acknowledgement, failure. Every backend uses it, so every backend feeds the sensors the
-//! same way.
+//! same way: direct sensors through their counters, the others through their hooks.
 
 use std::cell::RefCell;
 use std::error::Error;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{
-    Delivered, Encoded, EventKey, Paired, SendFailure, SendInfo, SendState, SensorDelegate,
+    Delivered, DirectTicket, Encoded, EventKey, Paired, SendFailure, SendInfo, SendState,
+    SensorDelegate,
 };
 use crate::backend::OutgoingEvent;
 use crate::error::{ErrorKind, EventError};
@@ -36,8 +37,41 @@ pub struct SinkSensors {
 }
 
 /// A hand-over the sensors saw start; give it back with [`SinkSensors::completed`] or
-/// [`SinkSensors::failed`]. `None` when no sensor is attached.
-pub type Started = Option<Paired<SendState>>;
+/// [`SinkSensors::failed`]. Empty (the default) when no sensor is attached.
+#[derive(Debug, Default)]
+pub struct Started {
+    /// The states of the sensors whose send hooks saw it.
+    paired: Option<Paired<SendState>>,
+    /// The direct sensors that saw it.
+    direct: Option<DirectTicket>,
+}
+
+impl Started {
+    /// A hand-over only direct sensors saw, carried as `ticket` (see
+    /// [`direct_ticket`](Self::direct_ticket)).
+    pub fn direct(ticket: DirectTicket) -> Self {
+        Self {
+            paired: None,
+            direct: Some(ticket),
+        }
+    }
+
+    /// Whether no sensor saw it: nothing to report.
+    pub fn is_empty(&self) -> bool {
+        self.paired.is_none() && self.direct.is_none()
+    }
+
+    /// Whether sensors' states must travel with the message to its outcome; when not, the
+    /// [`direct_ticket`](Self::direct_ticket) (a byte) is all there is to carry.
+    pub fn needs_state(&self) -> bool {
+        self.paired.is_some()
+    }
+
+    /// The direct sensors that saw it, if any.
+    pub fn direct_ticket(&self) -> Option<DirectTicket> {
+        self.direct
+    }
+}
 
 impl SinkSensors {
     /// The hooks of event `event` on `topic`.
@@ -62,9 +96,11 @@ impl SinkSensors {
     }
 
     /// Appends the Avro encoding of `event` to `buf` and reports the hand-over of a value
-    /// `overhead` bytes larger (the frame header): calls `on_encode` (timed for one
-    /// encode in [`ENCODE_TIMING_SAMPLE`]) and `on_send_initiated` when sensors are
-    /// attached, and only encodes otherwise.
+    /// `overhead` bytes larger (the frame header): to the direct sensors
+    /// ([`DirectSendSensor::on_sent`](super::DirectSendSensor::on_sent)), and to the others
+    /// through `on_encode` and `on_send_initiated`, with a clock reading for them. The
+    /// encode is timed for one in [`ENCODE_TIMING_SAMPLE`]; with no sensor attached it
+    /// only encodes.
     pub fn encode_and_start(
         &self,
         event: &dyn OutgoingEvent,
@@ -73,38 +109,48 @@ impl SinkSensors {
     ) -> Started {
         if !self.active() {
             event.encode_avro(buf);
-            return None;
+            return Started::default();
         }
         let before = buf.len();
         let n = self.encodes.fetch_add(1, Ordering::Relaxed);
         let timed = n.is_multiple_of(ENCODE_TIMING_SAMPLE).then(Instant::now);
         event.encode_avro(buf);
-        let at = Instant::now();
         let bytes = buf.len() - before;
-        self.delegate.on_encode_and_send_initiated(
-            &Encoded {
-                key: self.key,
-                topic: &self.topic,
-                event: &self.event,
-                bytes,
-                elapsed: timed.map(|started| at - started),
-            },
-            &SendInfo {
-                key: self.key,
-                topic: &self.topic,
-                event: &self.event,
-                key_size: 0,
-                value_size: bytes + overhead,
-                at,
-            },
-        )
+        // The end of a timed encode is read anyway; the hooks of other sensors need one.
+        let at = (timed.is_some() || self.delegate.has_send_sensors()).then(Instant::now);
+        let encoded = Encoded {
+            key: self.key,
+            topic: &self.topic,
+            event: &self.event,
+            bytes,
+            elapsed: timed.zip(at).map(|(started, at)| at - started),
+        };
+        let value_size = bytes + overhead;
+        let direct = self.delegate.direct_sent(&encoded, value_size);
+        let paired = match at {
+            Some(at) if self.delegate.has_send_sensors() => {
+                self.delegate.on_encode_and_send_initiated(
+                    &encoded,
+                    &SendInfo {
+                        key: self.key,
+                        topic: &self.topic,
+                        event: &self.event,
+                        key_size: 0,
+                        value_size,
+                        at,
+                    },
+                )
+            }
+            _ => None,
+        };
+        Started { paired, direct }
     }
 
     /// For backends that do not send the encoding: encodes `event` into scratch space and
     /// reports it as handed over, when sensors are attached.
     pub fn observe(&self, event: &dyn OutgoingEvent) -> Started {
         if !self.active() {
-            return None;
+            return Started::default();
         }
         SCRATCH.with_borrow_mut(|buf| {
             buf.clear();
@@ -112,10 +158,15 @@ impl SinkSensors {
         })
     }
 
-    /// The event was acknowledged at `partition`, `offset`.
-    pub fn completed(&self, started: Started, partition: i32, offset: i64) {
-        if let Some(started) = started {
-            started.on_send_completed(&Delivered {
+    /// The event was acknowledged at `partition`, `offset`, `latency` after its
+    /// hand-over (as the transport measured it; direct sensors record it, the others get
+    /// a clock reading).
+    pub fn completed(&self, started: Started, partition: i32, offset: i64, latency: Duration) {
+        if let Some(ticket) = started.direct {
+            self.delegate.direct_delivered(ticket, latency);
+        }
+        if let Some(paired) = started.paired {
+            paired.on_send_completed(&Delivered {
                 key: self.key,
                 topic: &self.topic,
                 event: &self.event,
@@ -128,15 +179,22 @@ impl SinkSensors {
 
     /// The event was not delivered, for `error` of `kind`.
     pub fn failed(&self, started: Started, kind: ErrorKind, error: &(dyn Error + 'static)) {
-        if let Some(started) = started {
-            started.on_send_error(&SendFailure {
-                key: self.key,
-                topic: &self.topic,
-                event: &self.event,
-                kind,
-                error,
-                at: Instant::now(),
-            });
+        if started.is_empty() {
+            return;
+        }
+        let failure = SendFailure {
+            key: self.key,
+            topic: &self.topic,
+            event: &self.event,
+            kind,
+            error,
+            at: Instant::now(),
+        };
+        if let Some(ticket) = started.direct {
+            self.delegate.direct_failed(ticket, &failure);
+        }
+        if let Some(paired) = started.paired {
+            paired.on_send_error(&failure);
         }
     }
 

@@ -1,16 +1,16 @@
 //! How each sensor hook changes the [`Monitor`]: a few atomic operations each.
 
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::labeled::{Response, Triple};
 use super::offsets::Which;
 use super::{LatencyKind, Monitor};
 use metrics_core::sensor::{
     AssignmentFailure, AssignmentState, CommitDone, CommitState, CustomMetric, DecodeFailure,
-    DecodeState, Decoded, Delivered, Encoded, MessageIn, MessageState, PartitionOffset,
-    RebalanceState, RegistryCall, SendFailure, SendInfo, SendState, Sensor, SensorResult,
-    StreamEvent, StreamEventState, WebRequestState, WebResponse,
+    DecodeState, Decoded, Delivered, DirectSendSensor, Encoded, MessageIn, MessageState,
+    PartitionOffset, RebalanceState, RegistryCall, SendFailure, SendInfo, SendState, Sensor,
+    SensorResult, StreamEvent, StreamEventState, WebRequestState, WebResponse,
 };
 
 impl Sensor for Monitor {
@@ -29,29 +29,12 @@ impl Sensor for Monitor {
     }
 
     fn on_send_completed(&self, state: SendState, done: &Delivered<'_>) -> SensorResult {
-        self.latencies
-            .get(LatencyKind::Send)
-            .record(state.elapsed(done.at));
-        let since_created = done.at.saturating_duration_since(self.created).as_nanos();
-        let nanos = u64::try_from(since_created).unwrap_or(u64::MAX - 1) + 1;
-        // Deliveries are reported by one thread, in order: a plain store keeps the
-        // latest (the check only guards against a report from another thread).
-        let last = &self.outcomes.last_delivery;
-        if nanos > last.load(Ordering::Relaxed) {
-            last.store(nanos, Ordering::Relaxed);
-        }
-        // Released after the send's count, which `in_flight` reads second.
-        self.outcomes.delivered.fetch_add(1, Ordering::Release);
+        self.delivered(state.elapsed(done.at), done.at);
         Ok(())
     }
 
     fn on_send_error(&self, _state: SendState, failure: &SendFailure<'_>) -> SensorResult {
-        self.outcomes.send_errors.fetch_add(1, Ordering::Release);
-        self.send_errors_by_kind[failure.kind as usize].fetch_add(1, Ordering::Relaxed);
-        self.send_errors_by_event.add(
-            &Triple(failure.topic, failure.event, failure.kind.as_str()),
-            1,
-        );
+        self.send_failed(failure);
         Ok(())
     }
 
@@ -66,9 +49,7 @@ impl Sensor for Monitor {
     }
 
     fn on_encode(&self, encoded: &Encoded<'_>) -> SensorResult {
-        if let Some(elapsed) = encoded.elapsed {
-            self.latencies.get(LatencyKind::Encode).record(elapsed);
-        }
+        self.encoded(encoded);
         Ok(())
     }
 
@@ -213,5 +194,56 @@ impl Sensor for Monitor {
             .get(LatencyKind::Http)
             .record(state.elapsed(response.at));
         Ok(())
+    }
+}
+
+/// The Monitor's publishing counters, as `setup_monitoring` attaches them: no clock
+/// reading on the publishing thread, the send latency as librdkafka measured it.
+impl DirectSendSensor for Monitor {
+    fn on_sent(&self, encoded: &Encoded<'_>, value_size: usize) {
+        self.encoded(encoded);
+        self.events
+            .sent(encoded.key, encoded.topic, encoded.event, value_size as u64);
+    }
+
+    fn on_delivered(&self, latency: Duration) {
+        // Seconds since the last delivery need no more than the coarse clock.
+        self.delivered(latency, self.clock.recent());
+    }
+
+    fn on_send_failed(&self, failure: &SendFailure<'_>) {
+        self.send_failed(failure);
+    }
+}
+
+/// What the two ways in (the `Sensor` hooks and the direct ones) share.
+impl Monitor {
+    fn encoded(&self, encoded: &Encoded<'_>) {
+        if let Some(elapsed) = encoded.elapsed {
+            self.latencies.get(LatencyKind::Encode).record(elapsed);
+        }
+    }
+
+    fn delivered(&self, latency: Duration, at: Instant) {
+        self.latencies.get(LatencyKind::Send).record(latency);
+        let since_created = at.saturating_duration_since(self.created).as_nanos();
+        let nanos = u64::try_from(since_created).unwrap_or(u64::MAX - 1) + 1;
+        // Deliveries are reported by one thread, in order: a plain store keeps the
+        // latest (the check only guards against a report from another thread).
+        let last = &self.outcomes.last_delivery;
+        if nanos > last.load(Ordering::Relaxed) {
+            last.store(nanos, Ordering::Relaxed);
+        }
+        // Released after the send's count, which `in_flight` reads second.
+        self.outcomes.delivered.fetch_add(1, Ordering::Release);
+    }
+
+    fn send_failed(&self, failure: &SendFailure<'_>) {
+        self.outcomes.send_errors.fetch_add(1, Ordering::Release);
+        self.send_errors_by_kind[failure.kind as usize].fetch_add(1, Ordering::Relaxed);
+        self.send_errors_by_event.add(
+            &Triple(failure.topic, failure.event, failure.kind.as_str()),
+            1,
+        );
     }
 }

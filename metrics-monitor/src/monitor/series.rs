@@ -13,6 +13,18 @@ pub const LATENCY_BUCKETS: [f64; 16] = [
     5.0, 10.0,
 ];
 
+/// [`LATENCY_BUCKETS`] in nanoseconds, to place a latency with integer comparisons.
+const LATENCY_BUCKETS_NANOS: [u64; LATENCY_BUCKETS.len()] = {
+    let mut nanos = [0; LATENCY_BUCKETS.len()];
+    let mut i = 0;
+    while i < nanos.len() {
+        // Rounded: 0.0001 s is 100,000 ns, not 100,000.000000001.
+        nanos[i] = (LATENCY_BUCKETS[i] * 1e9 + 0.5) as u64;
+        i += 1;
+    }
+    nanos
+};
+
 /// The last `capacity` values (as `f64` bits) in a ring, and how many were ever recorded.
 pub(crate) struct History {
     slots: Box<[AtomicU64]>,
@@ -148,11 +160,10 @@ impl Latency {
     }
 
     pub(crate) fn record(&self, elapsed: Duration) {
-        let seconds = elapsed.as_secs_f64();
-        self.history.record(seconds);
-        let bucket = LATENCY_BUCKETS.partition_point(|bound| *bound < seconds);
-        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        self.history.record(elapsed.as_secs_f64());
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        let bucket = LATENCY_BUCKETS_NANOS.partition_point(|bound| *bound < nanos);
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
         self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
     }
 
