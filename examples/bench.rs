@@ -367,11 +367,12 @@ fn mandatory_ns(events: usize) -> f64 {
 
 /// Nanoseconds per decode of one event body: ours typed (`Event::<P>::decode_avro`, what
 /// `decode_as` runs), apache-avro typed (a prebuilt `GenericDatumReader`: `read_value`,
-/// then `from_value` into a serde struct), ours as JSON (what `decode` and `to_json` run
-/// for any schema), apache-avro as JSON (`read_value`, then its `Value` to `serde_json`),
-/// and apache-avro's fastest typed path (`read_deser`, no `Value`). Medians of 15
-/// interleaved rounds.
-fn decode(events: usize) -> [f64; 5] {
+/// then `from_value` into a serde struct), ours as a line of JSON text for any schema
+/// (`WriterSchema::decode_json`, what `tail` prints), apache-avro as a line of JSON text
+/// (`read_value`, its `Value` to `serde_json`, then the text), apache-avro's fastest
+/// typed path (`read_deser`, no `Value`), and apache-avro to a `serde_json::Value`
+/// without the text. Medians of 15 interleaved rounds.
+fn decode(events: usize) -> [f64; 6] {
     const ROUNDS: usize = 15;
     let (meta, query) = event::sample();
     let mut body = Vec::with_capacity(256);
@@ -404,6 +405,12 @@ fn decode(events: usize) -> [f64; 5] {
         writer.decode(&body).expect("json").to_json(),
         serde_json::Value::try_from(value).expect("apache-avro to JSON"),
     );
+    let ours_text = writer.decode_json(&body).expect("JSON text");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&ours_text).expect("valid JSON"),
+        ours_json,
+        "the text says what the value does"
+    );
     let keys = |json: &serde_json::Value| {
         json.as_object()
             .map(|o| o.keys().cloned().collect::<Vec<_>>())
@@ -418,7 +425,7 @@ fn decode(events: usize) -> [f64; 5] {
         }
         started.elapsed().as_nanos() as f64 / per_round as f64
     };
-    let mut rounds: [Vec<f64>; 5] = Default::default();
+    let mut rounds: [Vec<f64>; 6] = Default::default();
     for _ in 0..ROUNDS {
         rounds[0].push(time(&mut || {
             black_box(Event::<QueryEvent>::decode_avro(black_box(&body)).expect("ours"));
@@ -435,9 +442,14 @@ fn decode(events: usize) -> [f64; 5] {
             );
         }));
         rounds[2].push(time(&mut || {
-            black_box(writer.decode(black_box(&body)).expect("ours").to_json());
+            black_box(writer.decode_json(black_box(&body)).expect("ours"));
         }));
         rounds[3].push(time(&mut || {
+            let value = reader.read_value(&mut black_box(&body[..])).expect("datum");
+            let json = serde_json::Value::try_from(value).expect("json");
+            black_box(serde_json::to_string(&json).expect("text"));
+        }));
+        rounds[5].push(time(&mut || {
             let value = reader.read_value(&mut black_box(&body[..])).expect("datum");
             black_box(serde_json::Value::try_from(value).expect("json"));
         }));
@@ -667,6 +679,7 @@ async fn main() {
             ours_json,
             apache_json,
             apache_deser,
+            apache_json_value,
         ] = decode(n);
         let (consumed, raw_consumed) = consume(&cluster, n).await;
         if let Some(tailed) = tail(&cluster, n).await {
@@ -690,6 +703,7 @@ async fn main() {
             ("decode_apache_avro_read_deser_ns", apache_deser),
             ("json_decode_ns", ours_json),
             ("json_decode_apache_avro_ns", apache_json),
+            ("json_decode_apache_avro_value_ns", apache_json_value),
             (
                 "json_decode_speedup_vs_apache_avro",
                 apache_json / ours_json,

@@ -70,15 +70,20 @@ fn settings(args: &Args) -> Result<Config, String> {
 }
 
 /// The line for one message: the record's fields, and the meta fields if asked for
-/// (a record field of the same name keeps its value).
+/// (a record field of the same name keeps its value). Without them, the line is read
+/// straight from the bytes to JSON text.
 async fn line(
     consumer: &EventConsumer,
     message: &Received,
     with_meta: bool,
-) -> Result<Value, String> {
+) -> Result<String, String> {
+    if !with_meta {
+        let (_, line) = message.decode_json().await.map_err(|e| e.to_string())?;
+        return Ok(line);
+    }
     let decoded = message.decode().await.map_err(|e| e.to_string())?;
     let mut record = decoded.to_json();
-    if with_meta && let Value::Object(fields) = &mut record {
+    if let Value::Object(fields) = &mut record {
         let raw = message.message();
         let subject = consumer.decoder().subject(decoded.schema_id()).await;
         for (key, value) in [
@@ -90,7 +95,7 @@ async fn line(
             fields.entry(key).or_insert(value);
         }
     }
-    Ok(record)
+    Ok(record.to_string())
 }
 
 /// Prints the events; returns how many.
@@ -116,9 +121,9 @@ async fn run(args: Args) -> Result<u64, Box<dyn std::error::Error>> {
             break;
         };
         match line(&consumer, &message, args.with_meta).await {
-            Ok(record) => {
+            Ok(line) => {
                 let mut out = stdout.lock();
-                serde_json::to_writer(&mut out, &record)?;
+                out.write_all(line.as_bytes())?;
                 out.write_all(b"\n")?;
                 out.flush()?;
                 printed += 1;

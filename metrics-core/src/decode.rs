@@ -133,6 +133,11 @@ impl<'a> AvroReader<'a> {
         self.input.len() - self.position
     }
 
+    /// The bytes not read yet.
+    pub fn rest(&self) -> &'a [u8] {
+        &self.input[self.position..]
+    }
+
     /// Whether every byte was read.
     pub fn is_empty(&self) -> bool {
         self.remaining() == 0
@@ -212,15 +217,21 @@ impl<'a> AvroReader<'a> {
         Ok(f64::from_le_bytes(bytes.try_into().expect("8 bytes")))
     }
 
-    /// An Avro `string`, borrowed from the input.
-    pub fn read_str(&mut self) -> Result<&'a str, AvroDecodeError> {
+    /// An Avro `bytes` (a length, then that many bytes), borrowed from the input.
+    pub fn read_length_prefixed(&mut self) -> Result<&'a [u8], AvroDecodeError> {
         let at = self.position;
         let length = self.read_long()?;
         let n = usize::try_from(length)
             .ok()
             .filter(|n| *n <= self.remaining())
             .ok_or(AvroDecodeError::Length { length, at })?;
-        let bytes = self.read_bytes(n)?;
+        self.read_bytes(n)
+    }
+
+    /// An Avro `string`, borrowed from the input.
+    pub fn read_str(&mut self) -> Result<&'a str, AvroDecodeError> {
+        let at = self.position;
+        let bytes = self.read_length_prefixed()?;
         std::str::from_utf8(bytes).map_err(|_| AvroDecodeError::Utf8 { at })
     }
 }
@@ -451,12 +462,78 @@ impl DecodeScalar for NaiveTime {
 
 impl DecodeScalar for Uuid {
     fn decode_avro(reader: &mut AvroReader<'_>) -> Result<Self, AvroDecodeError> {
-        let text = reader.read_str()?;
-        Uuid::try_parse(text).map_err(|_| AvroDecodeError::Invalid {
-            value: format!("{text:?}"),
+        let text = reader.read_length_prefixed()?;
+        parse_uuid(text).ok_or_else(|| AvroDecodeError::Invalid {
+            value: format!("{:?}", String::from_utf8_lossy(text)),
             ty: "UUID",
         })
     }
+}
+
+/// A UUID from its text: the hyphenated form every writer we know uses, read through a
+/// table (no UTF-8 check needed: only ASCII hex digits and hyphens pass), and any other
+/// form `uuid` accepts (simple, braced, URN) through its parser.
+fn parse_uuid(text: &[u8]) -> Option<Uuid> {
+    <&[u8; 36]>::try_from(text)
+        .ok()
+        .and_then(parse_hyphenated)
+        .or_else(|| Uuid::try_parse_ascii(text).ok())
+}
+
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, either case.
+fn parse_hyphenated(text: &[u8; 36]) -> Option<Uuid> {
+    /// Each byte's hex value, or 0xff for a byte that is not a hex digit.
+    const HEX: [u8; 256] = {
+        let mut table = [0xff; 256];
+        let mut i = 0;
+        while i < 10 {
+            table[b'0' as usize + i] = i as u8;
+            i += 1;
+        }
+        let mut i = 0;
+        while i < 6 {
+            table[b'a' as usize + i] = 10 + i as u8;
+            table[b'A' as usize + i] = 10 + i as u8;
+            i += 1;
+        }
+        table
+    };
+    if [8, 13, 18, 23].iter().any(|&i| text[i] != b'-') {
+        return None;
+    }
+    let mut bytes = [0u8; 16];
+    let mut byte = 0;
+    // The five groups of hex digits, between the hyphens.
+    for (start, len) in [(0, 8), (9, 4), (14, 4), (19, 4), (24, 12)] {
+        for pair in text[start..start + len].chunks_exact(2) {
+            let (high, low) = (HEX[pair[0] as usize], HEX[pair[1] as usize]);
+            if (high | low) > 0xf {
+                return None;
+            }
+            bytes[byte] = high << 4 | low;
+            byte += 1;
+        }
+    }
+    Some(Uuid::from_bytes(bytes))
+}
+
+thread_local! {
+    /// The application name decoded last on this thread: a consumer reads one
+    /// application's events in a row, and they share one allocation of its name.
+    static LAST_APPLICATION: std::cell::RefCell<Option<Arc<str>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// `name` as an `Arc<str>`, shared with the previous event's if it is the same.
+fn shared_application(name: &str) -> Arc<str> {
+    LAST_APPLICATION.with_borrow_mut(|last| match last {
+        Some(shared) if **shared == *name => Arc::clone(shared),
+        _ => {
+            let shared: Arc<str> = name.into();
+            *last = Some(Arc::clone(&shared));
+            shared
+        }
+    })
 }
 
 impl EventMetadata {
@@ -467,7 +544,14 @@ impl EventMetadata {
     /// A truncated or corrupt body, naming the field.
     pub fn decode_avro(reader: &mut AvroReader<'_>) -> Result<Self, DecodeError> {
         let id: Uuid = decode_field(reader, "id")?;
-        let application: Arc<str> = decode_field(reader, "application")?;
+        let application =
+            reader
+                .read_str()
+                .map(shared_application)
+                .map_err(|error| DecodeError {
+                    field: "application",
+                    error,
+                })?;
         let _timestamp_ms: i64 = decode_field(reader, "timestamp")?;
         // The same clock reading at full precision: the one the metadata keeps.
         let timestamp_ns: i64 = decode_field(reader, "timestamp_ns")?;
@@ -513,6 +597,34 @@ mod tests {
         round_trip(Uuid::from_u128(0x0123_4567_89ab_cdef_fedc_ba98_7654_3210));
         round_trip(Some(3i32));
         round_trip(None::<String>);
+    }
+
+    #[test]
+    fn uuids_read_in_every_form_uuid_accepts_and_nothing_else() {
+        let uuid = Uuid::from_u128(0x0123_4567_89ab_cdef_fedc_ba98_7654_3210);
+        let forms = [
+            uuid.hyphenated().to_string(),
+            uuid.hyphenated().to_string().to_uppercase(),
+            uuid.simple().to_string(),
+            uuid.braced().to_string(),
+            uuid.urn().to_string(),
+        ];
+        for text in &forms {
+            assert_eq!(parse_uuid(text.as_bytes()), Some(uuid), "{text}");
+        }
+        let mut wrong = uuid.hyphenated().to_string().into_bytes();
+        for (at, byte) in [(0, b'g'), (8, b'0'), (35, b' '), (23, b'x'), (4, 0xc3)] {
+            let saved = wrong[at];
+            wrong[at] = byte;
+            assert_eq!(
+                parse_uuid(&wrong),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(&wrong)
+            );
+            wrong[at] = saved;
+        }
+        assert_eq!(parse_uuid(b""), None);
     }
 
     #[test]

@@ -145,6 +145,30 @@ impl WriterSchema {
         })
     }
 
+    /// The record of an Avro `body` written with this schema as one line of JSON text:
+    /// what [`DecodedEvent::to_json`] renders, read straight from the bytes without
+    /// building apache-avro's value or a `serde_json` tree (what `tail` prints).
+    ///
+    /// # Errors
+    ///
+    /// The body is truncated, corrupt, or longer than the record.
+    pub fn decode_json(&self, body: &[u8]) -> Result<String, ValueDecodeError> {
+        let failure =
+            |reason: String| ValueDecodeError::new(DecodeErrorKind::Body, Some(self.id), reason);
+        let mut reader = metrics_core::decode::AvroReader::new(body);
+        let mut out = Vec::with_capacity(body.len() * 3);
+        super::json::write_json(&self.schema, &self.names, &mut reader, &mut out)
+            .map_err(failure)?;
+        if !reader.is_empty() {
+            return Err(failure(format!(
+                "{} bytes are left after the record",
+                reader.remaining()
+            )));
+        }
+        // serde_json writes UTF-8 only.
+        String::from_utf8(out).map_err(|e| failure(e.to_string()))
+    }
+
     /// The schema id.
     pub fn id(&self) -> u32 {
         self.id
@@ -304,7 +328,8 @@ impl EventDecoder {
     ///
     /// The registry cannot be reached, has no such schema, or its schema does not parse.
     pub async fn schema(&self, id: u32) -> Result<Arc<WriterSchema>, ValueDecodeError> {
-        let started = Instant::now();
+        // The call is timed for the sensors only.
+        let started = (!self.sensors.is_empty()).then(Instant::now);
         if let Some(schema) = read(&self.schemas).get(&id) {
             self.report(id, true, started, None);
             return Ok(Arc::clone(schema));
@@ -332,8 +357,8 @@ impl EventDecoder {
         read(&self.schemas).get(&id).cloned()
     }
 
-    fn report(&self, id: u32, cache_hit: bool, started: Instant, error: Option<ErrorKind>) {
-        if !self.sensors.is_empty() {
+    fn report(&self, id: u32, cache_hit: bool, started: Option<Instant>, error: Option<ErrorKind>) {
+        if let Some(started) = started {
             self.sensors.on_registry_call(&RegistryCall {
                 operation: RegistryOperation::SchemaById,
                 target: &id.to_string(),
@@ -342,6 +367,17 @@ impl EventDecoder {
                 error,
             });
         }
+    }
+
+    /// Decodes a Confluent frame straight to one line of JSON text
+    /// ([`WriterSchema::decode_json`]), with the schema id.
+    ///
+    /// # Errors
+    ///
+    /// Not a frame, a schema that cannot be had, or a body that does not match it.
+    pub async fn decode_json(&self, frame: &[u8]) -> Result<(u32, String), ValueDecodeError> {
+        let (id, body) = split(frame)?;
+        Ok((id, self.schema(id).await?.decode_json(body)?))
     }
 
     /// Decodes a Confluent frame into apache-avro's generic value.
@@ -408,23 +444,41 @@ fn split(frame: &[u8]) -> Result<(u32, &[u8]), ValueDecodeError> {
 }
 
 /// Reads the body with its writer schema; every byte must belong to the record.
-fn read_value(schema: &WriterSchema, mut body: &[u8]) -> Result<Value, ValueDecodeError> {
+fn read_value(schema: &WriterSchema, body: &[u8]) -> Result<Value, ValueDecodeError> {
+    thread_local! {
+        /// The body and one byte more, reused.
+        static PADDED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
     let id = schema.id;
     let body_error =
         |reason: String| ValueDecodeError::new(DecodeErrorKind::Body, Some(id), reason);
     let reader = GenericDatumReader::builder(schema.schema())
         .build()
         .map_err(|e| body_error(e.to_string()))?;
-    let value = reader
-        .read_value(&mut body)
-        .map_err(|e| body_error(e.to_string()))?;
-    if !body.is_empty() {
-        return Err(body_error(format!(
-            "{} bytes are left after the record",
-            body.len()
-        )));
-    }
-    Ok(value)
+    // apache-avro reads a string, a boolean or a union branch cut short by the end of its
+    // input as null: a truncated body would decode, with values lost. So it reads the body
+    // and one byte more, and must leave exactly that byte: reading into it or to the end
+    // means the body ended inside a value.
+    PADDED.with_borrow_mut(|padded| {
+        padded.clear();
+        padded.extend_from_slice(body);
+        padded.push(0);
+        let mut rest = padded.as_slice();
+        let value = reader
+            .read_value(&mut rest)
+            .map_err(|e| body_error(e.to_string()))?;
+        match rest.len() {
+            1 => Ok(value),
+            0 => Err(body_error(format!(
+                "the body ends inside a value ({} bytes)",
+                body.len()
+            ))),
+            n => Err(body_error(format!(
+                "{} bytes are left after the record",
+                n - 1
+            ))),
+        }
+    })
 }
 
 /// Whether the writer schema is the one `P` registers, or where they differ.

@@ -1,15 +1,19 @@
 //! Avro values as JSON a person (or `jq`) reads: timestamps as RFC 3339, UUIDs as strings,
 //! enums as their symbols, unions as the value of their branch, decimals as exact decimal
 //! strings, bytes as base64, non-finite floats as `"NaN"`, `"Infinity"`, `"-Infinity"`.
-//! Safir's durations are doubles already: seconds.
+//! Safir's durations are doubles already: seconds. Two ways to get there: from
+//! apache-avro's decoded value ([`to_json`]), or straight from the Avro bytes to JSON text
+//! ([`write_json`]), the same output without building either value.
 
 use std::collections::BTreeMap;
 
 use apache_avro::Schema;
-use apache_avro::schema::Names;
+use apache_avro::reader::datum::GenericDatumReader;
+use apache_avro::schema::{InnerDecimalSchema, Names, UuidSchema};
 use apache_avro::types::Value;
 use base64::Engine as _;
 use chrono::{DateTime, NaiveTime, SecondsFormat, TimeDelta, Utc};
+use metrics_core::decode::AvroReader;
 use serde_json::{Map, Value as Json};
 
 /// `value` as JSON, with `schema` (its writer schema; `names` resolves named references)
@@ -106,6 +110,244 @@ pub(crate) fn to_json(value: &Value, schema: Option<&Schema>, names: &Names) -> 
             "milliseconds": u32::from(duration.millis()),
         }),
     }
+}
+
+/// How deep values may nest (a record in an array in a union...): a recursive schema and
+/// a crafted body cannot exhaust the stack.
+const MAX_DEPTH: usize = 64;
+
+/// Appends the Avro binary value of `schema` at `reader` to `out` as JSON text: exactly
+/// what [`to_json`] renders for the value apache-avro decodes from the same bytes, without
+/// building that value or a `serde_json` tree (`names` resolves named references).
+///
+/// # Errors
+///
+/// What is wrong with the bytes, and where: truncated, corrupt, or a value the type
+/// cannot hold (a union branch or enum index out of range, text that is not a UUID).
+pub(crate) fn write_json(
+    schema: &Schema,
+    names: &Names,
+    reader: &mut AvroReader<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    write_value(schema, names, reader, out, 0)
+}
+
+fn write_value(
+    schema: &Schema,
+    names: &Names,
+    reader: &mut AvroReader<'_>,
+    out: &mut Vec<u8>,
+    depth: usize,
+) -> Result<(), String> {
+    if depth > MAX_DEPTH {
+        return Err(format!("values nest deeper than {MAX_DEPTH} levels"));
+    }
+    let at = reader.position();
+    let located = |error: metrics_core::decode::AvroDecodeError| format!("{error} (at byte {at})");
+    match schema {
+        Schema::Null => out.extend_from_slice(b"null"),
+        Schema::Boolean => {
+            let value = reader.read_bool().map_err(located)?;
+            out.extend_from_slice(if value { b"true" } else { b"false" });
+        }
+        Schema::Int => put(out, &reader.read_int().map_err(located)?),
+        Schema::Long => put(out, &reader.read_long().map_err(located)?),
+        Schema::Float => put(
+            out,
+            &float(f64::from(reader.read_float().map_err(located)?)),
+        ),
+        Schema::Double => put(out, &float(reader.read_double().map_err(located)?)),
+        Schema::Bytes => {
+            let bytes = reader.read_length_prefixed().map_err(located)?;
+            put_base64(out, bytes);
+        }
+        Schema::String => put(out, reader.read_str().map_err(located)?),
+        Schema::Fixed(fixed) => put_base64(out, reader.read_bytes(fixed.size).map_err(located)?),
+        Schema::Enum(enumeration) => {
+            let index = reader.read_int().map_err(located)?;
+            let symbol = usize::try_from(index)
+                .ok()
+                .and_then(|i| enumeration.symbols.get(i))
+                .ok_or_else(|| format!("enum index {index} is out of range (at byte {at})"))?;
+            put(out, symbol);
+        }
+        Schema::Union(union) => {
+            let index = reader.read_long().map_err(located)?;
+            let branch = usize::try_from(index)
+                .ok()
+                .and_then(|i| union.variants().get(i))
+                .ok_or_else(|| format!("union branch {index} does not exist (at byte {at})"))?;
+            write_value(branch, names, reader, out, depth + 1)?;
+        }
+        Schema::Record(record) => {
+            out.push(b'{');
+            for (i, field) in record.fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                put(out, &field.name);
+                out.push(b':');
+                write_value(&field.schema, names, reader, out, depth + 1)?;
+            }
+            out.push(b'}');
+        }
+        Schema::Array(array) => {
+            out.push(b'[');
+            let mut first = true;
+            blocks(reader, |reader| {
+                if !std::mem::take(&mut first) {
+                    out.push(b',');
+                }
+                write_value(&array.items, names, reader, out, depth + 1)
+            })?;
+            out.push(b']');
+        }
+        Schema::Map(map) => {
+            // Sorted by key, a repeated key keeping its last value, as `to_json` does.
+            let mut entries = BTreeMap::new();
+            blocks(reader, |reader| {
+                let key = reader.read_str().map_err(|e| e.to_string())?;
+                let mut value = Vec::new();
+                write_value(&map.types, names, reader, &mut value, depth + 1)?;
+                entries.insert(key, value);
+                Ok(())
+            })?;
+            out.push(b'{');
+            for (i, (key, value)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                put(out, key);
+                out.push(b':');
+                out.extend_from_slice(&value);
+            }
+            out.push(b'}');
+        }
+        Schema::Decimal(decimal) => {
+            let bytes = match &decimal.inner {
+                InnerDecimalSchema::Fixed(fixed) => reader.read_bytes(fixed.size),
+                InnerDecimalSchema::Bytes => reader.read_length_prefixed(),
+            }
+            .map_err(located)?;
+            put(out, &decimal_text(bytes, decimal.scale));
+        }
+        Schema::Uuid(kind) => {
+            let uuid = match kind {
+                UuidSchema::String => {
+                    let text = reader.read_str().map_err(located)?;
+                    uuid::Uuid::try_parse(text).map_err(|e| format!("{e} (at byte {at})"))?
+                }
+                UuidSchema::Bytes => uuid_from(reader.read_length_prefixed().map_err(located)?)?,
+                UuidSchema::Fixed(fixed) => {
+                    uuid_from(reader.read_bytes(fixed.size).map_err(located)?)?
+                }
+            };
+            put(
+                out,
+                uuid.hyphenated()
+                    .encode_lower(&mut uuid::Uuid::encode_buffer()),
+            );
+        }
+        Schema::Date => {
+            let days = reader.read_int().map_err(located)?;
+            match metrics_core::payload::date_from_days(days) {
+                Some(date) => put(out, &date.to_string()),
+                None => put(out, &days),
+            }
+        }
+        Schema::TimeMillis => {
+            let millis = reader.read_int().map_err(located)?;
+            put(out, &time_of_day(i64::from(millis) * 1_000_000));
+        }
+        Schema::TimeMicros => {
+            let micros = reader.read_long().map_err(located)?;
+            put(out, &time_of_day(micros.saturating_mul(1000)));
+        }
+        Schema::TimestampMillis | Schema::LocalTimestampMillis => {
+            let millis = reader.read_long().map_err(located)?;
+            let utc = matches!(schema, Schema::TimestampMillis);
+            put(
+                out,
+                &timestamp(millis, 1_000_000, SecondsFormat::Millis, utc),
+            );
+        }
+        Schema::TimestampMicros | Schema::LocalTimestampMicros => {
+            let micros = reader.read_long().map_err(located)?;
+            let utc = matches!(schema, Schema::TimestampMicros);
+            put(out, &timestamp(micros, 1000, SecondsFormat::Micros, utc));
+        }
+        Schema::TimestampNanos | Schema::LocalTimestampNanos => {
+            let nanos = reader.read_long().map_err(located)?;
+            let utc = matches!(schema, Schema::TimestampNanos);
+            put(out, &timestamp(nanos, 1, SecondsFormat::Nanos, utc));
+        }
+        Schema::Ref { name } => {
+            let named = names
+                .get(name)
+                .ok_or_else(|| format!("the schema names {name}, which it does not define"))?;
+            write_value(named, names, reader, out, depth + 1)?;
+        }
+        // Rare and self-contained: read by apache-avro, rendered from its value.
+        Schema::BigDecimal | Schema::Duration(_) => {
+            let rest = reader.rest();
+            let mut unread = rest;
+            let value = GenericDatumReader::builder(schema)
+                .build()
+                .and_then(|r| r.read_value(&mut unread))
+                .map_err(|e| format!("{e} (at byte {at})"))?;
+            reader
+                .read_bytes(rest.len() - unread.len())
+                .map_err(located)?;
+            put(out, &to_json(&value, Some(schema), names));
+        }
+    }
+    Ok(())
+}
+
+/// Reads the blocks of an array or a map (a count, then that many items; a negative
+/// count is followed by the block's size in bytes; zero ends), calling `item` for each.
+fn blocks<'a>(
+    reader: &mut AvroReader<'a>,
+    mut item: impl FnMut(&mut AvroReader<'a>) -> Result<(), String>,
+) -> Result<(), String> {
+    loop {
+        let at = reader.position();
+        let count = reader.read_long().map_err(|e| e.to_string())?;
+        if count == 0 {
+            return Ok(());
+        }
+        if count < 0 {
+            reader.read_long().map_err(|e| e.to_string())?;
+        }
+        // Each item takes a byte at least (the schema was checked for zero-size items).
+        let count = count.unsigned_abs();
+        if count > reader.remaining() as u64 {
+            return Err(format!(
+                "a block of {count} items at byte {at} is longer than the body"
+            ));
+        }
+        for _ in 0..count {
+            item(reader)?;
+        }
+    }
+}
+
+fn uuid_from(bytes: &[u8]) -> Result<uuid::Uuid, String> {
+    uuid::Uuid::from_slice(bytes).map_err(|e| format!("a UUID of {} bytes: {e}", bytes.len()))
+}
+
+/// Appends `value` as JSON (escaped, when a string).
+fn put(out: &mut Vec<u8>, value: &(impl serde::Serialize + ?Sized)) {
+    // Serializing plain values into a vector cannot fail.
+    let _ = serde_json::to_writer(&mut *out, value);
+}
+
+fn put_base64(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(b'"');
+    let text = base64::engine::general_purpose::STANDARD.encode(bytes);
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'"');
 }
 
 /// Follows a named reference to its definition.

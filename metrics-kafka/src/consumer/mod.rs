@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use metrics_core::sensor::{PartitionOffset, SensorDelegate, TopicPartition};
+use metrics_core::sensor::{
+    Clock as _, PartitionOffset, SensorDelegate, SystemClock, TopicPartition,
+};
 use metrics_core::sync::lock;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
@@ -185,13 +187,18 @@ impl EventConsumer {
             if inner.stop_at_end && inner.all_at_end() {
                 return Ok(None);
             }
-            // Wake now and then while no message comes: partition ends arrive as messages
-            // do, and the offsets of messages processed meanwhile are committed on their
+            // A message already fetched is taken at once (no timer to set up); otherwise
+            // wake now and then while none comes: partition ends arrive as messages do,
+            // and the offsets of messages processed meanwhile are committed on their
             // interval, not only when the next message arrives.
-            let message = match tokio::time::timeout(HOUSEKEEPING_TICK, inner.consumer.recv()).await
-            {
-                Ok(message) => message,
-                Err(_) => continue,
+            let message = match ready_now(inner.consumer.recv()) {
+                Some(message) => message,
+                None => {
+                    match tokio::time::timeout(HOUSEKEEPING_TICK, inner.consumer.recv()).await {
+                        Ok(message) => message,
+                        Err(_) => continue,
+                    }
+                }
             };
             match message {
                 Ok(message) => {
@@ -371,7 +378,9 @@ impl Inner {
     /// Commits stored offsets if the interval passed, and refreshes end offsets if due,
     /// in the background.
     fn housekeeping(self: &Arc<Self>) {
-        let now = Instant::now();
+        // Intervals of a second or more: the coarse clock is precise enough, and this
+        // runs for every message.
+        let now = SystemClock.recent();
         let (commit, end_offsets) = {
             let mut timers = lock(&self.timers);
             let commit = self.grouped && now - timers.committed >= self.commit_interval;
@@ -475,4 +484,15 @@ pub async fn read_to_end(
                 timeout,
             })
         })
+}
+
+/// Polls `future` once: its output if it is ready now, `None` (and the future dropped)
+/// otherwise. For a cancel-safe future.
+fn ready_now<F: std::future::Future>(future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut context) {
+        std::task::Poll::Ready(output) => Some(output),
+        std::task::Poll::Pending => None,
+    }
 }

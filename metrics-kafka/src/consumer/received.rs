@@ -86,7 +86,12 @@ impl fmt::Debug for Received {
 
 impl Received {
     pub(super) fn new(inner: Arc<Inner>, message: RawMessage) -> Self {
-        let state = inner.sensors.on_message_in(&message.info(Instant::now()));
+        // No clock reading when no sensor would read it.
+        let state = if inner.sensors.is_empty() {
+            None
+        } else {
+            inner.sensors.on_message_in(&message.info(Instant::now()))
+        };
         Self {
             inner,
             message,
@@ -105,10 +110,12 @@ impl Received {
         decode: impl Future<Output = Result<T, ValueDecodeError>>,
         schema_id: impl Fn(&T) -> u32,
     ) -> Result<T, MessageError> {
-        let started = self
-            .inner
-            .sensors
-            .on_decode_start(&self.message.info(Instant::now()));
+        let sensors = &self.inner.sensors;
+        let started = if sensors.is_empty() {
+            None
+        } else {
+            sensors.on_decode_start(&self.message.info(Instant::now()))
+        };
         let result = decode.await;
         let tp = self.message.tp();
         match (&result, started) {
@@ -137,6 +144,21 @@ impl Received {
             offset: self.message.offset,
             failure,
         })
+    }
+
+    /// Decodes the message through the registry, whatever its schema, straight to one
+    /// line of JSON text (as [`DecodedEvent::to_json`](super::DecodedEvent::to_json)
+    /// renders it), with its schema id.
+    ///
+    /// # Errors
+    ///
+    /// The message could not be decoded.
+    pub async fn decode_json(&self) -> Result<(u32, String), MessageError> {
+        self.decoding(
+            self.inner.decoder.decode_json(&self.message.payload),
+            |(id, _)| *id,
+        )
+        .await
     }
 
     /// Decodes the message through the registry, whatever its schema.
