@@ -2,7 +2,10 @@
 //! apache-avro's, typed and as JSON; and the parts of ours, to see where the time goes.
 
 #[path = "support/event.rs"]
-#[allow(dead_code, reason = "the shared event's encoders serve the encode bench")]
+#[allow(
+    dead_code,
+    reason = "the shared event's encoders serve the encode bench"
+)]
 mod event;
 
 use std::hint::black_box;
@@ -16,16 +19,10 @@ use event::QueryEvent;
 use uuid::Uuid;
 
 fn decode(c: &mut Criterion) {
-    let (meta, query) = event::sample();
-    let mut body = Vec::with_capacity(256);
-    event::encode_ours(&mut body, &meta, &query);
+    let (meta, query, body) = event::encoded_sample();
     let schema = event::schema();
-    let text = app_metrics::schema::record_schema::<QueryEvent>(
-        "query",
-        "lsst.square.metrics.events.benchmark",
-    )
-    .expect("valid names");
-    let writer = Arc::new(WriterSchema::parse(1, &text).expect("our schema parses"));
+    let writer =
+        Arc::new(WriterSchema::parse(1, &event::schema_text()).expect("our schema parses"));
     let reader = GenericDatumReader::builder(&schema)
         .human_readable(true)
         .build()

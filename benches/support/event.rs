@@ -96,10 +96,23 @@ pub fn sample() -> (EventMetadata, QueryEvent) {
     (meta, event)
 }
 
+/// The record schema of the benchmark event, as registered.
+pub fn schema_text() -> String {
+    record_schema::<QueryEvent>("query", "lsst.square.metrics.events.benchmark")
+        .expect("valid names")
+}
+
 pub fn schema() -> Schema {
-    let text = record_schema::<QueryEvent>("query", "lsst.square.metrics.events.benchmark")
-        .expect("valid names");
-    Schema::parse_str(&text).expect("apache-avro parses the derived schema")
+    Schema::parse_str(&schema_text()).expect("apache-avro parses the derived schema")
+}
+
+/// The sample, and its body as our encoder writes it.
+#[allow(dead_code, reason = "the encode bench starts from the sample itself")]
+pub fn encoded_sample() -> (EventMetadata, QueryEvent, Vec<u8>) {
+    let (meta, query) = sample();
+    let mut body = Vec::with_capacity(256);
+    encode_ours(&mut body, &meta, &query);
+    (meta, query, body)
 }
 
 /// Our path: metadata then payload into a reused buffer.
