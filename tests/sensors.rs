@@ -61,6 +61,23 @@ async fn deliveries_on_the_mock_cluster_reach_the_monitor() {
 
 #[tokio::test]
 async fn a_full_queue_and_a_rejection_are_send_errors_by_kind() {
+    full_queue_and_rejection(Attached::Generic).await;
+}
+
+#[tokio::test]
+async fn a_full_queue_and_a_rejection_reach_a_direct_monitor_too() {
+    full_queue_and_rejection(Attached::Direct).await;
+}
+
+/// How the Monitor is attached: through its `Sensor` hooks, or directly
+/// (`SensorDelegate::add_direct`, as `setup_monitoring` does).
+#[derive(Clone, Copy)]
+enum Attached {
+    Generic,
+    Direct,
+}
+
+async fn full_queue_and_rejection(attached: Attached) {
     let cluster = MockCluster::new(1).unwrap();
     let bootstrap = cluster.bootstrap_servers();
     let mut config = common::cluster_config("full_queue", &bootstrap, "http://127.0.0.1:9");
@@ -76,7 +93,14 @@ async fn a_full_queue_and_a_rejection_are_send_errors_by_kind() {
         &config,
         &common::backend(&config, common::memory_registry()),
     );
-    let monitor = monitored(&manager);
+    let monitor = match attached {
+        Attached::Generic => monitored(&manager),
+        Attached::Direct => {
+            let monitor = Arc::new(Monitor::new());
+            manager.sensors().add_direct(monitor.clone());
+            monitor
+        }
+    };
     manager.initialize().await.unwrap();
     let queries = manager
         .create_publisher::<QueryEvent>("query")

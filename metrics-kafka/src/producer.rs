@@ -259,11 +259,16 @@ impl MetricsProducerContext {
         }
     }
 
-    /// What waits for the report of the message of `opaque`, taken out of the table.
+    /// What waits for the outcome of the message of `opaque`, which the producer refused:
+    /// its entry taken out of the table, or its direct sensors.
     pub(crate) fn untrack(&self, opaque: Opaque) -> Option<InFlight> {
         match opaque.route() {
             Route::InFlight { key } => self.in_flight.take(key),
-            Route::Sink { .. } | Route::Nowhere => None,
+            Route::Sink { key, ticket } => self.sinks.get(key).map(|sensors| InFlight {
+                started: Some((Arc::clone(&sensors), Started::direct(ticket))),
+                waiter: None,
+            }),
+            Route::Nowhere => None,
         }
     }
 }
