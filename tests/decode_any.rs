@@ -122,3 +122,28 @@ fn a_body_cut_inside_a_value_is_an_error_not_a_null() {
         assert!(schema.decode_json(body).is_err(), "{cut} bytes");
     }
 }
+
+/// A decimal of no bytes is zero (apache-avro's own conversion refuses it), in both
+/// readers.
+#[test]
+fn an_empty_decimal_is_zero_in_both_readers() {
+    let text = r#"{"type":"record","name":"R","fields":[{"name":"d",
+        "type":{"type":"bytes","logicalType":"decimal","precision":4,"scale":2}}]}"#;
+    let schema = Arc::new(WriterSchema::parse(1, text).unwrap());
+    assert_eq!(schema.decode_json(&[0x00]).unwrap(), r#"{"d":"0.00"}"#);
+    assert_eq!(
+        schema.decode(&[0x00]).unwrap().to_json(),
+        serde_json::json!({ "d": "0.00" })
+    );
+}
+
+/// A record of nothing but nulls, named and referred to as an array's items, is as
+/// empty as `null` itself: the schema is refused.
+#[test]
+fn an_array_of_empty_records_by_name_is_refused_too() {
+    let text = r#"{"type":"record","name":"R","fields":[
+        {"name":"first","type":{"type":"record","name":"E","fields":[{"name":"n","type":"null"}]}},
+        {"name":"many","type":{"type":"array","items":"E"}}]}"#;
+    let error = WriterSchema::parse(1, text).unwrap_err().to_string();
+    assert!(error.contains("zero-size"), "{error}");
+}

@@ -276,10 +276,11 @@ async fn send_latency_from_librdkafka_matches_the_wall_clock() {
         "{from_librdkafka:?}"
     );
     // The two paths time the same sends, from the enqueue (librdkafka) or just before
-    // it (ours): the means agree to within a millisecond.
+    // it (ours): the means agree to within 3 ms (a lost time slice between two clock
+    // readings shows in one mean, divided by eleven), far below the 40 ms round trip.
     let gap = (from_librdkafka.mean - from_our_clock.mean).abs();
     assert!(
-        gap < 1e-3,
+        gap < 3e-3,
         "librdkafka {from_librdkafka:?}, ours {from_our_clock:?}"
     );
     manager.close(TIMEOUT).await.unwrap();

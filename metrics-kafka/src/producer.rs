@@ -187,6 +187,12 @@ pub struct MetricsProducerContext {
     /// The sensors of each sink publishing through this producer, for reports that carry
     /// only the sink's key.
     sinks: Slab<Arc<SinkSensors>, OpaqueLayout>,
+    /// Keys of sinks dropped, and when: a key stays in the table until every message of
+    /// its sink has had its report (`delivery.timeout.ms` at most), so that no report is
+    /// lost and no key is reused while a message still carries it.
+    retiring: Mutex<Vec<(usize, Instant)>>,
+    /// How long a message can wait for its report (`delivery.timeout.ms`).
+    report_deadline: Duration,
     in_flight: Slab<InFlight, OpaqueLayout>,
     failures: LogLimiter,
     client_logs: LogLimiter,
@@ -199,10 +205,12 @@ pub struct MetricsProducerContext {
 }
 
 impl MetricsProducerContext {
-    fn new(backoff: Duration) -> Self {
+    fn new(backoff: Duration, report_deadline: Duration) -> Self {
         Self {
             stats: Arc::default(),
             sinks: Slab::new_with_config(),
+            retiring: Mutex::default(),
+            report_deadline,
             in_flight: Slab::new_with_config(),
             failures: LogLimiter::new(backoff),
             client_logs: LogLimiter::new(backoff),
@@ -216,13 +224,29 @@ impl MetricsProducerContext {
     /// Adds a sink's sensors to the table reports can name them by; the key, `None` if
     /// the table is full (its messages then carry their sensors in [`InFlight`]).
     pub(crate) fn register_sink(&self, sensors: Arc<SinkSensors>) -> Option<usize> {
+        self.remove_retired_sinks(Instant::now());
         self.sinks.insert(sensors)
     }
 
-    /// Removes a sink's sensors: reports of its messages still in flight are not given
-    /// to its direct sensors.
+    /// Retires a dropped sink's key: it is removed once its messages still in flight
+    /// have all had their reports.
     pub(crate) fn unregister_sink(&self, key: usize) {
-        self.sinks.remove(key);
+        let now = Instant::now();
+        lock(&self.retiring).push((key, now));
+        self.remove_retired_sinks(now);
+    }
+
+    /// Removes the keys of sinks dropped longer ago than a message can wait for its
+    /// report (with a second's margin for the report's own delivery).
+    fn remove_retired_sinks(&self, now: Instant) {
+        let wait = self.report_deadline.saturating_add(Duration::from_secs(1));
+        lock(&self.retiring).retain(|(key, dropped)| {
+            let done = now.saturating_duration_since(*dropped) > wait;
+            if done {
+                self.sinks.remove(*key);
+            }
+            !done
+        });
     }
 
     /// The opaque of a message of the sink `sink` (its key and sensors) whose delivery
@@ -386,6 +410,21 @@ impl ProducerContext for MetricsProducerContext {
     }
 }
 
+/// How long a message can wait for its delivery report under `properties`: librdkafka's
+/// delivery timeout (either of its names, the longer if both are set; 0 is no limit),
+/// 300 s by default.
+fn report_deadline(properties: &std::collections::BTreeMap<String, String>) -> Duration {
+    let millis = ["delivery.timeout.ms", "message.timeout.ms"]
+        .iter()
+        .filter_map(|key| properties.get(*key)?.trim().parse::<u64>().ok())
+        .reduce(|a, b| if a == 0 || b == 0 { 0 } else { a.max(b) });
+    match millis {
+        None => Duration::from_secs(300),
+        Some(0) => Duration::MAX,
+        Some(millis) => Duration::from_millis(millis),
+    }
+}
+
 /// How long ago librdkafka queued `message`: it stamps every message when it is produced,
 /// so the send latency needs no clock reading of ours at the hand-over.
 fn enqueued_for(message: &rdkafka::message::BorrowedMessage<'_>) -> Duration {
@@ -428,8 +467,11 @@ impl KafkaProducer {
         client_id: &str,
         log_backoff: Duration,
     ) -> Result<Self, KafkaError> {
-        let config = crate::config::to_client_config(kafka.producer_properties(client_id));
-        let inner = config.create_with_context(MetricsProducerContext::new(log_backoff))?;
+        let properties = kafka.producer_properties(client_id);
+        let report_deadline = report_deadline(&properties);
+        let config = crate::config::to_client_config(properties);
+        let context = MetricsProducerContext::new(log_backoff, report_deadline);
+        let inner = config.create_with_context(context)?;
         Ok(Self {
             inner: Arc::new(inner),
             embedded: kafka.is_embedded(),
@@ -499,11 +541,48 @@ mod tests {
             assert_eq!(Opaque::in_flight(key).route(), Route::InFlight { key });
         }
         // The tables' keys leave the opaque's bits free.
-        let context = MetricsProducerContext::new(Duration::from_secs(1));
+        let context = MetricsProducerContext::new(Duration::from_secs(1), Duration::ZERO);
         let key = context.in_flight.insert(InFlight {
             started: None,
             waiter: None,
         });
         assert!(key.is_some_and(|key| key <= Opaque::KEY_MASK));
+    }
+
+    #[test]
+    fn a_dropped_sink_is_found_until_its_messages_can_no_longer_report() {
+        let context = MetricsProducerContext::new(Duration::from_secs(1), Duration::ZERO);
+        let sensors = Arc::new(SinkSensors::new("t".into(), "query".into(), Arc::default()));
+        let key = context.register_sink(sensors).expect("room");
+        context.unregister_sink(key);
+        assert!(context.sinks.get(key).is_some(), "reports still find it");
+        context.remove_retired_sinks(Instant::now() + Duration::from_secs(2));
+        assert!(context.sinks.get(key).is_none());
+        assert!(lock(&context.retiring).is_empty());
+    }
+
+    #[test]
+    fn the_report_deadline_is_librdkafkas_delivery_timeout() {
+        let deadline = |pairs: &[(&str, &str)]| {
+            report_deadline(
+                &pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            )
+        };
+        assert_eq!(deadline(&[]), Duration::from_secs(300));
+        assert_eq!(
+            deadline(&[("delivery.timeout.ms", "30000")]),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            deadline(&[
+                ("delivery.timeout.ms", "30000"),
+                ("message.timeout.ms", "60000")
+            ]),
+            Duration::from_secs(60)
+        );
+        assert_eq!(deadline(&[("message.timeout.ms", "0")]), Duration::MAX);
     }
 }

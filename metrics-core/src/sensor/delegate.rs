@@ -38,23 +38,42 @@ impl Entry {
         hook: &'static str,
         call: impl FnOnce(&dyn Sensor) -> SensorResult<T>,
     ) -> Option<T> {
-        let outcome = catch_unwind(AssertUnwindSafe(|| call(&*self.sensor)));
-        let error = match outcome {
+        let error = match catch_unwind(AssertUnwindSafe(|| call(&*self.sensor))) {
             Ok(Ok(value)) => return Some(value),
             Ok(Err(error)) => error.to_string(),
-            Err(panic) => match panic.downcast::<String>() {
-                Ok(message) => format!("panicked: {message}"),
-                Err(panic) => match panic.downcast::<&'static str>() {
-                    Ok(message) => format!("panicked: {message}"),
-                    Err(_) => "panicked".to_owned(),
-                },
-            },
+            Err(panic) => panicked(panic),
         };
+        self.failed(hook, error);
+        None
+    }
+
+    /// Runs direct hook `hook` on the sensor, if it is attached as direct; a panic is
+    /// counted and logged the first time, as for the other hooks (they cannot fail
+    /// otherwise).
+    fn run_direct(&self, hook: &'static str, call: impl FnOnce(&dyn DirectSendSensor)) {
+        if let Some(direct) = &self.direct
+            && let Err(panic) = catch_unwind(AssertUnwindSafe(|| call(&**direct)))
+        {
+            self.failed(hook, panicked(panic));
+        }
+    }
+
+    fn failed(&self, hook: &'static str, error: String) {
         self.failures.fetch_add(1, Ordering::Relaxed);
         if !self.reported.swap(true, Ordering::Relaxed) {
             tracing::warn!(sensor = self.sensor.name(), hook, %error, "a sensor failed; it stays attached and its later failures are only counted");
         }
-        None
+    }
+}
+
+/// What a caught panic said.
+fn panicked(panic: Box<dyn std::any::Any + Send>) -> String {
+    match panic.downcast::<String>() {
+        Ok(message) => format!("panicked: {message}"),
+        Err(panic) => match panic.downcast::<&'static str>() {
+            Ok(message) => format!("panicked: {message}"),
+            Err(_) => "panicked".to_owned(),
+        },
     }
 }
 
@@ -215,7 +234,8 @@ impl Paired<WebRequestState> {
 /// attached or detached meanwhile.
 struct DirectSet {
     generation: u8,
-    sensors: Vec<Arc<dyn DirectSendSensor>>,
+    /// The entries attached as direct.
+    sensors: Vec<Arc<Entry>>,
 }
 
 /// How many replaced direct sets are kept for sends still in flight: a delivery whose set
@@ -346,8 +366,8 @@ impl SensorDelegate {
     /// Attaches `sensor` after the others, its publishing hooks called directly
     /// ([`DirectSendSensor`]) instead of its `Sensor` send hooks (`on_encode`,
     /// `on_send_initiated`, `on_send_completed`, `on_send_error`): no clock reading and
-    /// no per-event state, and no isolation of those hooks either. Its other hooks run
-    /// as for [`add`](Self::add).
+    /// no per-event state. A panic in them is caught, counted and logged as for any hook.
+    /// Its other hooks run as for [`add`](Self::add).
     ///
     /// ```
     /// use std::sync::Arc;
@@ -418,8 +438,11 @@ impl SensorDelegate {
             .filter(|e| e.direct.is_none())
             .cloned()
             .collect();
-        let direct: Vec<Arc<dyn DirectSendSensor>> =
-            sensors.iter().filter_map(|e| e.direct.clone()).collect();
+        let direct: Vec<Arc<Entry>> = sensors
+            .iter()
+            .filter(|e| e.direct.is_some())
+            .cloned()
+            .collect();
         let current = self.direct.load_full();
         let changed = direct.len() != current.sensors.len()
             || direct
@@ -472,8 +495,8 @@ impl SensorDelegate {
             return None;
         }
         let set = self.direct.load();
-        for sensor in &set.sensors {
-            sensor.on_sent(encoded, value_size);
+        for entry in &set.sensors {
+            entry.run_direct("on_sent", |s| s.on_sent(encoded, value_size));
         }
         Some(DirectTicket(set.generation))
     }
@@ -481,26 +504,30 @@ impl SensorDelegate {
     /// Reports the delivery of a send with `ticket`, `latency` after its hand-over, to
     /// the direct sensors that saw it start.
     pub fn direct_delivered(&self, ticket: DirectTicket, latency: Duration) {
-        self.with_direct_set(ticket, |sensor| sensor.on_delivered(latency));
+        self.with_direct_set(ticket, |entry| {
+            entry.run_direct("on_delivered", |s| s.on_delivered(latency));
+        });
     }
 
     /// Reports the failure of a send with `ticket` to the direct sensors that saw it start.
     pub fn direct_failed(&self, ticket: DirectTicket, failure: &SendFailure<'_>) {
-        self.with_direct_set(ticket, |sensor| sensor.on_send_failed(failure));
+        self.with_direct_set(ticket, |entry| {
+            entry.run_direct("on_send_failed", |s| s.on_send_failed(failure));
+        });
     }
 
     /// Runs `call` on each sensor of the direct set of `ticket`: the current one, or one
     /// replaced while the send was in flight (a lock, only then).
-    fn with_direct_set(&self, ticket: DirectTicket, call: impl Fn(&dyn DirectSendSensor)) {
+    fn with_direct_set(&self, ticket: DirectTicket, call: impl Fn(&Entry)) {
         let current = self.direct.load();
         if current.generation == ticket.0 {
-            current.sensors.iter().for_each(|s| call(&**s));
+            current.sensors.iter().for_each(|e| call(e));
             return;
         }
         drop(current);
         let retired = lock(&self.retired);
         if let Some(set) = retired.iter().rev().find(|set| set.generation == ticket.0) {
-            set.sensors.iter().for_each(|s| call(&**s));
+            set.sensors.iter().for_each(|e| call(e));
         }
     }
 

@@ -313,3 +313,81 @@ fn concurrent_adds_and_sends_keep_every_pair() {
         );
     }
 }
+
+/// Counts direct hook calls; panics on deliveries when told to.
+#[derive(Default)]
+struct DirectTally {
+    tally: Tally,
+    panics: bool,
+}
+
+impl Sensor for DirectTally {
+    fn name(&self) -> &str {
+        if self.panics { "panicking" } else { "direct" }
+    }
+}
+
+impl DirectSendSensor for DirectTally {
+    fn on_sent(&self, _: &Encoded<'_>, _: usize) {
+        self.tally.sent.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn on_delivered(&self, _: std::time::Duration) {
+        assert!(!self.panics, "a direct sensor's own bug");
+        self.tally.delivered.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn on_send_failed(&self, _: &SendFailure<'_>) {}
+}
+
+fn encoded() -> Encoded<'static> {
+    Encoded {
+        key: *KEY,
+        topic: "t",
+        event: "query",
+        bytes: 80,
+        elapsed: None,
+    }
+}
+
+#[test]
+fn direct_sensors_skip_the_send_hooks_and_a_panic_in_them_is_isolated() {
+    let delegate = SensorDelegate::new();
+    let panicking = Arc::new(DirectTally {
+        panics: true,
+        ..DirectTally::default()
+    });
+    let direct = Arc::new(DirectTally::default());
+    let generic = Arc::new(Tally::default());
+    delegate.add_direct(panicking.clone());
+    delegate.add_direct(direct.clone());
+    delegate.add(generic.clone());
+    let at = Instant::now();
+    let log = logs(|| {
+        for _ in 0..3 {
+            let ticket = delegate
+                .direct_sent(&encoded(), 85)
+                .expect("direct sensors");
+            let started = delegate
+                .on_send_initiated(&send(at))
+                .expect("a generic sensor");
+            delegate.direct_delivered(ticket, std::time::Duration::from_millis(1));
+            started.on_send_completed(&delivered(at));
+        }
+    });
+    let expected = Counts {
+        sent: 3,
+        delivered: 3,
+        in_flight: 0,
+    };
+    assert_eq!(direct.tally.counts(), expected);
+    assert_eq!(generic.counts(), expected);
+    assert_eq!(panicking.tally.sent.load(Ordering::Relaxed), 3);
+    let failures = delegate.failures();
+    assert!(
+        failures.contains(&("panicking".to_owned(), 3)),
+        "{failures:?}"
+    );
+    assert_eq!(log.matches("a sensor failed").count(), 1, "{log}");
+    assert!(log.contains("on_delivered"), "{log}");
+}

@@ -26,11 +26,16 @@ pub use sink::{ENCODE_TIMING_SAMPLE, SinkSensors, Started};
 /// as the built-in `Monitor`'s counters: attached with
 /// [`SensorDelegate::add_direct`], they are called directly where an event is handed over
 /// and where its outcome is known. Nothing travels with the message but a one-byte
-/// [`DirectTicket`], no clock is read on the publishing thread (the send latency comes
-/// from the transport: librdkafka stamps every message when it is queued), and the
-/// hooks run without the delegate's isolation: a panic here reaches the caller. A
-/// sensor that needs the hand-over's time or its own state per event implements
-/// [`Sensor`]'s send hooks instead.
+/// [`DirectTicket`], and no clock is read on the publishing thread: the send latency comes
+/// from the transport (librdkafka stamps every message when it is queued, so an event
+/// held while its schema was being registered is timed from its hand-over to librdkafka;
+/// the Noop and Mock backends, which deliver at once, report zero). A panic is caught
+/// and counted as for any hook. A sensor that needs the hand-over's time or its own state
+/// per event implements [`Sensor`]'s send hooks instead.
+///
+/// An outcome reaches the direct sensors that were attached when the event was sent, even
+/// if sensors were attached or detached meanwhile, unless the set of direct sensors
+/// changed more than 16 times while the event was in flight.
 pub trait DirectSendSensor: Send + Sync + 'static {
     /// An event was encoded (`encoded.elapsed` for one encode in
     /// [`ENCODE_TIMING_SAMPLE`]) and handed over as a value of `value_size` bytes.

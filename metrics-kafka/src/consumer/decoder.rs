@@ -211,7 +211,7 @@ fn zero_size_items(schema: &Schema, names: &Names) -> Option<String> {
                 names.get(name).and_then(|s| walk(s, names, path, seen))
             }
             Schema::Array(array) => {
-                if zero_size(&array.items, names) {
+                if zero_size(&array.items, names, &mut Vec::new()) {
                     return Some(path.to_owned());
                 }
                 walk(&array.items, names, &format!("{path}[]"), seen)
@@ -231,17 +231,25 @@ fn zero_size_items(schema: &Schema, names: &Names) -> Option<String> {
             _ => None,
         }
     }
-    fn zero_size(schema: &Schema, names: &Names) -> bool {
+    /// Whether every value of `schema` encodes to no bytes; `within` holds the named
+    /// records being looked into (one that contains itself cannot be empty).
+    fn zero_size<'s>(schema: &'s Schema, names: &'s Names, within: &mut Vec<&'s Name>) -> bool {
         match schema {
             Schema::Null => true,
             Schema::Fixed(fixed) => fixed.size == 0,
-            Schema::Record(record) => record.fields.iter().all(|f| zero_size(&f.schema, names)),
-            Schema::Ref { name } => match names.get(name) {
-                // A named record referring to itself cannot be empty and recursive at once.
-                Some(Schema::Record(record)) => record.fields.is_empty(),
-                Some(Schema::Fixed(fixed)) => fixed.size == 0,
-                _ => false,
-            },
+            Schema::Record(record) => {
+                within.push(&record.name);
+                let empty = record
+                    .fields
+                    .iter()
+                    .all(|f| zero_size(&f.schema, names, within));
+                within.pop();
+                empty
+            }
+            Schema::Ref { name } => {
+                !within.contains(&name)
+                    && names.get(name).is_some_and(|s| zero_size(s, names, within))
+            }
             _ => false,
         }
     }

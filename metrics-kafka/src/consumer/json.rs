@@ -98,10 +98,8 @@ pub(crate) fn to_json(value: &Value, schema: Option<&Schema>, names: &Names) -> 
                 Some(Schema::Decimal(d)) => d.scale,
                 _ => 0,
             };
-            match <Vec<u8>>::try_from(decimal) {
-                Ok(bytes) => Json::String(decimal_text(&bytes, scale)),
-                Err(_) => Json::Null,
-            }
+            let unscaled = num_bigint::BigInt::from(decimal.clone());
+            Json::String(scaled_text(&unscaled, scale))
         }
         Value::BigDecimal(big) => Json::String(big.to_string()),
         Value::Duration(duration) => serde_json::json!({
@@ -112,9 +110,10 @@ pub(crate) fn to_json(value: &Value, schema: Option<&Schema>, names: &Names) -> 
     }
 }
 
-/// How deep values may nest (a record in an array in a union...): a recursive schema and
-/// a crafted body cannot exhaust the stack.
-const MAX_DEPTH: usize = 64;
+/// How deep values may nest, counting every record, array, map, union and reference
+/// level (a recursive list takes three per node): a recursive schema and a crafted body
+/// cannot exhaust the stack.
+const MAX_DEPTH: usize = 512;
 
 /// Appends the Avro binary value of `schema` at `reader` to `out` as JSON text: exactly
 /// what [`to_json`] renders for the value apache-avro decodes from the same bytes, without
@@ -390,9 +389,15 @@ fn time_of_day(nanos: i64) -> Json {
     time.map_or_else(|| Json::from(nanos), |t| Json::String(t.to_string()))
 }
 
-/// A big-endian two's-complement unscaled integer with `scale` digits after the point.
+/// A big-endian two's-complement unscaled integer with `scale` digits after the point
+/// (no bytes is zero).
 fn decimal_text(bytes: &[u8], scale: usize) -> String {
-    let unscaled = num_bigint::BigInt::from_signed_bytes_be(bytes).to_string();
+    scaled_text(&num_bigint::BigInt::from_signed_bytes_be(bytes), scale)
+}
+
+/// `unscaled` with `scale` digits after the point.
+fn scaled_text(unscaled: &num_bigint::BigInt, scale: usize) -> String {
+    let unscaled = unscaled.to_string();
     let (sign, digits) = match unscaled.strip_prefix('-') {
         Some(digits) => ("-", digits),
         None => ("", unscaled.as_str()),
