@@ -6,13 +6,14 @@
 mod clock;
 mod delegate;
 mod hooks;
+mod paired;
 mod sink;
 
 use std::error::Error;
 use std::fmt;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use delegate::{DirectTicket, Paired, SensorDelegate, SensorId};
+pub use delegate::{DirectTicket, SensorDelegate, SensorId};
 pub use hooks::{
     AssignmentFailure, AssignmentState, CommitDone, CommitState, CustomKind, CustomMetric,
     DecodeErrorKind, DecodeFailure, DecodeState, Decoded, Delivered, Encoded, EventKey, MessageIn,
@@ -20,6 +21,7 @@ pub use hooks::{
     SendInfo, SendState, StreamEvent, StreamEventState, TopicPartition, WebRequest,
     WebRequestState, WebResponse,
 };
+pub use paired::Paired;
 pub use sink::{ENCODE_TIMING_SAMPLE, SinkSensors, Started};
 
 /// The publishing hooks of a sensor that keeps no state per event and cannot fail, such
