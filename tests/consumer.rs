@@ -52,7 +52,6 @@ impl Stack {
             .start_at(StartAt::Beginning)
     }
 
-    /// Registers the `query` schema of `topic`; its id.
     /// A member of `group` on `topic` that commits only when told to (or at a rebalance).
     /// The mock cluster keeps a closed member until its session times out: keep that
     /// short, so that a later member is not kept waiting.
@@ -67,6 +66,7 @@ impl Stack {
             .commit_interval(Duration::from_secs(3600))
     }
 
+    /// Registers the `query` schema of `topic`; its id.
     async fn register_query(&self, topic: &str) -> u32 {
         let schema = app_metrics::schema::record_schema::<QueryEvent>("query", topic).unwrap();
         let subject = format!("{topic}.query");

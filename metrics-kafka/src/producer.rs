@@ -410,21 +410,6 @@ impl ProducerContext for MetricsProducerContext {
     }
 }
 
-/// How long a message can wait for its delivery report under `properties`: librdkafka's
-/// delivery timeout (either of its names, the longer if both are set; 0 is no limit),
-/// 300 s by default.
-fn report_deadline(properties: &std::collections::BTreeMap<String, String>) -> Duration {
-    let millis = ["delivery.timeout.ms", "message.timeout.ms"]
-        .iter()
-        .filter_map(|key| properties.get(*key)?.trim().parse::<u64>().ok())
-        .reduce(|a, b| if a == 0 || b == 0 { 0 } else { a.max(b) });
-    match millis {
-        None => Duration::from_secs(300),
-        Some(0) => Duration::MAX,
-        Some(millis) => Duration::from_millis(millis),
-    }
-}
-
 /// How long ago librdkafka queued `message`: it stamps every message when it is produced,
 /// so the send latency needs no clock reading of ours at the hand-over.
 fn enqueued_for(message: &rdkafka::message::BorrowedMessage<'_>) -> Duration {
@@ -467,10 +452,9 @@ impl KafkaProducer {
         client_id: &str,
         log_backoff: Duration,
     ) -> Result<Self, KafkaError> {
-        let properties = kafka.producer_properties(client_id);
-        let report_deadline = report_deadline(&properties);
-        let config = crate::config::to_client_config(properties);
-        let context = MetricsProducerContext::new(log_backoff, report_deadline);
+        let config = crate::config::to_client_config(kafka.producer_properties(client_id));
+        // librdkafka's delivery timeout is this setting: no extra property can change it.
+        let context = MetricsProducerContext::new(log_backoff, kafka.delivery_timeout());
         let inner = config.create_with_context(context)?;
         Ok(Self {
             inner: Arc::new(inner),
@@ -559,30 +543,5 @@ mod tests {
         context.remove_retired_sinks(Instant::now() + Duration::from_secs(2));
         assert!(context.sinks.get(key).is_none());
         assert!(lock(&context.retiring).is_empty());
-    }
-
-    #[test]
-    fn the_report_deadline_is_librdkafkas_delivery_timeout() {
-        let deadline = |pairs: &[(&str, &str)]| {
-            report_deadline(
-                &pairs
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                    .collect(),
-            )
-        };
-        assert_eq!(deadline(&[]), Duration::from_secs(300));
-        assert_eq!(
-            deadline(&[("delivery.timeout.ms", "30000")]),
-            Duration::from_secs(30)
-        );
-        assert_eq!(
-            deadline(&[
-                ("delivery.timeout.ms", "30000"),
-                ("message.timeout.ms", "60000")
-            ]),
-            Duration::from_secs(60)
-        );
-        assert_eq!(deadline(&[("message.timeout.ms", "0")]), Duration::MAX);
     }
 }

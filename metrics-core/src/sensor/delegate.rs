@@ -162,7 +162,6 @@ pub struct SensorDelegate {
     send_sensors: ArcSwap<Sensors>,
     send_len: AtomicUsize,
     direct: ArcSwap<DirectSet>,
-    direct_len: AtomicUsize,
     /// Direct sets replaced while sends may be in flight, newest last.
     retired: Mutex<VecDeque<Arc<DirectSet>>>,
     next_id: AtomicU64,
@@ -201,7 +200,6 @@ impl SensorDelegate {
                 generation: 0,
                 sensors: Vec::new(),
             }),
-            direct_len: AtomicUsize::new(0),
             retired: Mutex::default(),
             next_id: AtomicU64::new(1),
             edit: Mutex::new(()),
@@ -256,6 +254,7 @@ impl SensorDelegate {
         direct: Option<Arc<dyn DirectSendSensor>>,
     ) -> SensorId {
         let _edit = lock(&self.edit);
+        let direct_changed = direct.is_some();
         let id = SensorId(self.next_id.fetch_add(1, Ordering::Relaxed));
         let mut sensors = Vec::clone(&self.sensors.load());
         sensors.push(Arc::new(Entry {
@@ -265,7 +264,7 @@ impl SensorDelegate {
             failures: AtomicU64::new(0),
             reported: AtomicBool::new(false),
         }));
-        self.publish(sensors);
+        self.publish(sensors, direct_changed);
         id
     }
 
@@ -276,36 +275,30 @@ impl SensorDelegate {
         let mut sensors = Vec::clone(&self.sensors.load());
         let index = sensors.iter().position(|e| e.id == id)?;
         let removed = sensors.remove(index);
-        self.publish(sensors);
+        self.publish(sensors, removed.direct.is_some());
         Some(Arc::clone(&removed.sensor))
     }
 
-    /// Makes `sensors` the attached ones (under the edit lock): the send list and, if it
-    /// changed, the direct set follow.
-    fn publish(&self, sensors: Sensors) {
+    /// Makes `sensors` the attached ones (under the edit lock): the send list follows, and
+    /// the direct set when `direct_changed` (a direct sensor was attached or detached).
+    fn publish(&self, sensors: Sensors, direct_changed: bool) {
         let send: Sensors = sensors
             .iter()
             .filter(|e| e.direct.is_none())
             .cloned()
             .collect();
-        let direct: Vec<Arc<Entry>> = sensors
-            .iter()
-            .filter(|e| e.direct.is_some())
-            .cloned()
-            .collect();
-        let current = self.direct.load_full();
-        let changed = direct.len() != current.sensors.len()
-            || direct
+        if direct_changed {
+            let direct: Vec<Arc<Entry>> = sensors
                 .iter()
-                .zip(&current.sensors)
-                .any(|(a, b)| !Arc::ptr_eq(a, b));
-        if changed {
+                .filter(|e| e.direct.is_some())
+                .cloned()
+                .collect();
+            let current = self.direct.load_full();
             let mut retired = lock(&self.retired);
             if retired.len() == RETIRED_DIRECT_SETS {
                 retired.pop_front();
             }
             retired.push_back(Arc::clone(&current));
-            self.direct_len.store(direct.len(), Ordering::Release);
             self.direct.store(Arc::new(DirectSet {
                 generation: current.generation.wrapping_add(1),
                 sensors: direct,
@@ -322,6 +315,12 @@ impl SensorDelegate {
         self.len.load(Ordering::Acquire) == 0
     }
 
+    /// The time, when a sensor is attached to be told it; `None` otherwise, so that a
+    /// caller reads the clock only for hooks that someone hears.
+    pub fn now_if_attached(&self) -> Option<Instant> {
+        (!self.is_empty()).then(Instant::now)
+    }
+
     /// How many sensors are attached.
     pub fn len(&self) -> usize {
         self.len.load(Ordering::Acquire)
@@ -333,18 +332,13 @@ impl SensorDelegate {
         self.send_len.load(Ordering::Acquire) != 0
     }
 
-    /// Whether a sensor was attached with [`add_direct`](Self::add_direct).
-    pub fn has_direct_sensors(&self) -> bool {
-        self.direct_len.load(Ordering::Acquire) != 0
-    }
-
     /// Reports an encoded event, handed over as a value of `value_size` bytes, to the
     /// direct sensors; the ticket to give back with its outcome, `None` if there are none.
     pub fn direct_sent(&self, encoded: &Encoded<'_>, value_size: usize) -> Option<DirectTicket> {
-        if !self.has_direct_sensors() {
+        let set = self.direct.load();
+        if set.sensors.is_empty() {
             return None;
         }
-        let set = self.direct.load();
         for entry in &set.sensors {
             entry.run_direct("on_sent", |s| s.on_sent(encoded, value_size));
         }

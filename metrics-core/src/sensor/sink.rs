@@ -127,22 +127,20 @@ impl SinkSensors {
         };
         let value_size = bytes + overhead;
         let direct = self.delegate.direct_sent(&encoded, value_size);
-        let paired = match at {
-            Some(at) if self.delegate.has_send_sensors() => {
-                self.delegate.on_encode_and_send_initiated(
-                    &encoded,
-                    &SendInfo {
-                        key: self.key,
-                        topic: &self.topic,
-                        event: &self.event,
-                        key_size: 0,
-                        value_size,
-                        at,
-                    },
-                )
-            }
-            _ => None,
-        };
+        // `on_encode_and_send_initiated` returns at once when no generic sensor listens.
+        let paired = at.and_then(|at| {
+            self.delegate.on_encode_and_send_initiated(
+                &encoded,
+                &SendInfo {
+                    key: self.key,
+                    topic: &self.topic,
+                    event: &self.event,
+                    key_size: 0,
+                    value_size,
+                    at,
+                },
+            )
+        });
         Started { paired, direct }
     }
 

@@ -336,8 +336,7 @@ impl EventDecoder {
     ///
     /// The registry cannot be reached, has no such schema, or its schema does not parse.
     pub async fn schema(&self, id: u32) -> Result<Arc<WriterSchema>, ValueDecodeError> {
-        // The call is timed for the sensors only.
-        let started = (!self.sensors.is_empty()).then(Instant::now);
+        let started = self.sensors.now_if_attached();
         if let Some(schema) = read(&self.schemas).get(&id) {
             self.report(id, true, started, None);
             return Ok(Arc::clone(schema));
@@ -453,10 +452,7 @@ fn split(frame: &[u8]) -> Result<(u32, &[u8]), ValueDecodeError> {
 
 /// Reads the body with its writer schema; every byte must belong to the record.
 fn read_value(schema: &WriterSchema, body: &[u8]) -> Result<Value, ValueDecodeError> {
-    thread_local! {
-        /// The body and one byte more, reused.
-        static PADDED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
+    use std::io::Read as _;
     let id = schema.id;
     let body_error =
         |reason: String| ValueDecodeError::new(DecodeErrorKind::Body, Some(id), reason);
@@ -467,26 +463,21 @@ fn read_value(schema: &WriterSchema, body: &[u8]) -> Result<Value, ValueDecodeEr
     // input as null: a truncated body would decode, with values lost. So it reads the body
     // and one byte more, and must leave exactly that byte: reading into it or to the end
     // means the body ended inside a value.
-    PADDED.with_borrow_mut(|padded| {
-        padded.clear();
-        padded.extend_from_slice(body);
-        padded.push(0);
-        let mut rest = padded.as_slice();
-        let value = reader
-            .read_value(&mut rest)
-            .map_err(|e| body_error(e.to_string()))?;
-        match rest.len() {
-            1 => Ok(value),
-            0 => Err(body_error(format!(
-                "the body ends inside a value ({} bytes)",
-                body.len()
-            ))),
-            n => Err(body_error(format!(
-                "{} bytes are left after the record",
-                n - 1
-            ))),
-        }
-    })
+    let mut input = body.chain(&[0u8][..]);
+    let value = reader
+        .read_value(&mut input)
+        .map_err(|e| body_error(e.to_string()))?;
+    match input.into_inner() {
+        ([], [_]) => Ok(value),
+        ([], _) => Err(body_error(format!(
+            "the body ends inside a value ({} bytes)",
+            body.len()
+        ))),
+        (rest, _) => Err(body_error(format!(
+            "{} bytes are left after the record",
+            rest.len()
+        ))),
+    }
 }
 
 /// Whether the writer schema is the one `P` registers, or where they differ.

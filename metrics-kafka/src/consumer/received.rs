@@ -86,12 +86,8 @@ impl fmt::Debug for Received {
 
 impl Received {
     pub(super) fn new(inner: Arc<Inner>, message: RawMessage) -> Self {
-        // No clock reading when no sensor would read it.
-        let state = if inner.sensors.is_empty() {
-            None
-        } else {
-            inner.sensors.on_message_in(&message.info(Instant::now()))
-        };
+        let state = (inner.sensors.now_if_attached())
+            .and_then(|at| inner.sensors.on_message_in(&message.info(at)));
         Self {
             inner,
             message,
@@ -111,11 +107,8 @@ impl Received {
         schema_id: impl Fn(&T) -> u32,
     ) -> Result<T, MessageError> {
         let sensors = &self.inner.sensors;
-        let started = if sensors.is_empty() {
-            None
-        } else {
-            sensors.on_decode_start(&self.message.info(Instant::now()))
-        };
+        let started = (sensors.now_if_attached())
+            .and_then(|at| sensors.on_decode_start(&self.message.info(at)));
         let result = decode.await;
         let tp = self.message.tp();
         match (&result, started) {
